@@ -1,0 +1,7 @@
+"""`python -m funrl <command>`: same as the `funrl` console script."""
+
+import sys
+
+from funrl.cli import main
+
+sys.exit(main())
