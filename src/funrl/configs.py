@@ -1,0 +1,248 @@
+"""Configuration dataclasses of `funrl train`: `FunRLConfig(GRPOConfig)` and `FunRLScriptArguments`.
+
+`FunRLConfig` adds only the entropy-enhanced advantage of FunRL (arXiv 2508.05118) to TRL's `GRPOConfig`; every
+other field (batch sizes, `beta`, `loss_type`, generation settings, logging) is TRL's own. `FunRLScriptArguments`
+says which model and data to train on. All three dataclasses (with TRL's `ModelConfig`) are filled by one
+`TrlParser`: dataclass default < recipe YAML (`--config`) < command line.
+
+    from funrl.configs import FunRLConfig
+    args = FunRLConfig(output_dir="runs/x", entropy_adv_form="cheng", entropy_adv_alpha=0.4, entropy_adv_kappa=2)
+    args.use_entropy_adv  # True: the bonus is on; False gives plain GRPO with the same class
+
+Field names are part of the recipes' contract (recipes/*.yaml, tests/test_recipes.py): rename nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from trl import GRPOConfig
+
+ENTROPY_ADV_FORMS = ("cheng", "egpo")
+ENTROPY_ADV_LEVELS = ("token", "sequence")
+ENTROPY_ADV_SPANS = ("think", "completion")
+# Loss types whose objective is the clipped policy ratio times a per-token advantage (the objective of
+# method.md §2). The others reshape the advantage's role (cispo, sapo, vespo) or are sequence-level by
+# construction (luspo), and the bonus is not defined for them.
+SUPPORTED_LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo")
+# Paper defaults per form (method.md §2): form A weight alpha=0.4, cap divisor kappa=2; form B weight
+# lambda=0.4, clip constant alpha=2.
+FORM_DEFAULTS = {"cheng": {"alpha": 0.4, "kappa": 2.0}, "egpo": {"alpha": 2.0, "lambda": 0.4}}
+
+
+@dataclass
+class FunRLConfig(GRPOConfig):
+    r"""
+    Configuration of [`funrl.trainer.FunRLTrainer`]: TRL's [`GRPOConfig`] plus the entropy-enhanced advantage.
+
+    With `A` the group-normalised advantage of a rollout and `H` the (detached) policy entropy of its chain of
+    thought, the advantage used in the loss is:
+
+    - form `cheng` (Cheng et al., arXiv 2506.14758; FunRL): `A + min(alpha * H, |A| / kappa)`;
+    - form `egpo` (EGPO reproduction plan): `A + lambda * clip(H, -|A| / alpha, |A| / alpha)`.
+
+    Both bonuses are >= 0 and strictly below `|A|`, so the sign of `A` never flips, and are 0 when `A = 0`.
+
+    Parameters:
+        use_entropy_adv (`bool`, *optional*, defaults to `True`):
+            Add the CoT-entropy bonus to the advantage. `False` trains plain GRPO with the same trainer.
+        entropy_adv_form (`str`, *optional*, defaults to `"cheng"`):
+            `"cheng"` or `"egpo"` (formulas above).
+        entropy_adv_alpha (`float` or `None`, *optional*, defaults to `None`):
+            Form `cheng`: entropy weight (paper 0.4). Form `egpo`: clip constant (paper 2). `None` takes the paper
+            value of the chosen form. `0` with form `cheng` gives exactly plain GRPO.
+        entropy_adv_kappa (`float`, *optional*, defaults to `2.0`):
+            Form `cheng` only: cap divisor, the bonus is at most `|A| / kappa`. Must be > 1.
+        entropy_adv_lambda (`float` or `None`, *optional*, defaults to `None`):
+            Form `egpo` only: entropy weight (paper 0.4); `None` takes 0.4. Must be < `entropy_adv_alpha`.
+        entropy_adv_level (`str`, *optional*, defaults to `"sequence"`):
+            `"token"`: each token in the span gets its own bonus from its own entropy. `"sequence"`: one entropy per
+            rollout (mean over the span), one bonus broadcast to all its completion tokens.
+        entropy_adv_span (`str`, *optional*, defaults to `"think"`):
+            Tokens whose entropy counts: `"think"` (strictly inside the think tags) or `"completion"` (all completion
+            tokens). Either way a completion without a closed think span gets no bonus.
+        entropy_adv_think_start (`str`, *optional*, defaults to `"<think>"`):
+            Opening tag of the chain of thought. Empty when the prompt already opens the think block.
+        entropy_adv_think_end (`str`, *optional*, defaults to `"</think>"`):
+            Closing tag of the chain of thought.
+        log_failure_reasons (`bool`, *optional*, defaults to `True`):
+            Log `failures/<reason>`: how many rollouts of each step scored 0, and why (needs `funrl.rewards`).
+    """
+
+    use_entropy_adv: bool = field(
+        default=True,
+        metadata={"help": "Add the CoT-entropy bonus to the advantage (FunRL). False trains plain GRPO."},
+    )
+    entropy_adv_form: str = field(
+        default="cheng",
+        metadata={
+            "help": "Advantage form: 'cheng' = A + min(alpha*H, |A|/kappa) (Cheng et al. 2506.14758, FunRL); "
+            "'egpo' = A + lambda*clip(H, -|A|/alpha, |A|/alpha) (EGPO reproduction plan)."
+        },
+    )
+    entropy_adv_alpha: float | None = field(
+        default=None,
+        metadata={
+            "help": "Form 'cheng': entropy weight (paper 0.4). Form 'egpo': clip constant (paper 2). "
+            "Unset = the paper value of the chosen form."
+        },
+    )
+    entropy_adv_kappa: float = field(
+        default=2.0,
+        metadata={"help": "Form 'cheng': cap divisor, bonus <= |A|/kappa (paper 2). Must be > 1."},
+    )
+    entropy_adv_lambda: float | None = field(
+        default=None,
+        metadata={"help": "Form 'egpo': entropy weight (paper 0.4). Unset = 0.4. Must be < entropy_adv_alpha."},
+    )
+    entropy_adv_level: str = field(
+        default="sequence",
+        metadata={
+            "help": "'sequence': mean entropy over the span, one bonus per rollout on all its tokens (EGPO reading, "
+            "method.md §2); 'token': per-token bonus from each token's entropy (Cheng et al.)."
+        },
+    )
+    entropy_adv_span: str = field(
+        default="think",
+        metadata={
+            "help": "Which tokens' entropy counts: 'think' (strictly inside the think tags) or 'completion'. "
+            "A completion without a closed think span gets no bonus either way."
+        },
+    )
+    entropy_adv_think_start: str = field(
+        default="<think>",
+        metadata={"help": "Opening tag of the chain of thought; empty when the prompt already opens it."},
+    )
+    entropy_adv_think_end: str = field(
+        default="</think>",
+        metadata={"help": "Closing tag of the chain of thought."},
+    )
+    log_failure_reasons: bool = field(
+        default=True,
+        metadata={"help": "Log failures/<reason>: per step, how many rollouts scored 0 and why (funrl.rewards)."},
+    )
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.entropy_adv_form not in ENTROPY_ADV_FORMS:
+            raise ValueError(
+                f"entropy_adv_form={self.entropy_adv_form!r} is not supported; set it to one of {ENTROPY_ADV_FORMS}."
+            )
+        if self.entropy_adv_level not in ENTROPY_ADV_LEVELS:
+            raise ValueError(
+                f"entropy_adv_level={self.entropy_adv_level!r} is not supported; set it to one of "
+                f"{ENTROPY_ADV_LEVELS}."
+            )
+        if self.entropy_adv_span not in ENTROPY_ADV_SPANS:
+            raise ValueError(
+                f"entropy_adv_span={self.entropy_adv_span!r} is not supported; set it to one of {ENTROPY_ADV_SPANS}."
+            )
+        defaults = FORM_DEFAULTS[self.entropy_adv_form]
+        if self.entropy_adv_alpha is None:
+            self.entropy_adv_alpha = defaults["alpha"]
+        if self.entropy_adv_form == "egpo" and self.entropy_adv_lambda is None:
+            self.entropy_adv_lambda = defaults["lambda"]
+        if self.entropy_adv_form == "cheng":
+            if self.entropy_adv_alpha < 0:
+                raise ValueError(
+                    f"entropy_adv_alpha={self.entropy_adv_alpha} must be >= 0 with form 'cheng' (paper 0.4; 0 is "
+                    "plain GRPO)."
+                )
+            if self.entropy_adv_kappa <= 1:
+                raise ValueError(
+                    f"entropy_adv_kappa={self.entropy_adv_kappa} must be > 1 so that the bonus (<= |A|/kappa) never "
+                    "flips the sign of the advantage; set it to 2 (paper)."
+                )
+            if self.entropy_adv_lambda is not None:
+                raise ValueError(
+                    "entropy_adv_lambda is used by form 'egpo' only; unset it, or set entropy_adv_form='egpo'."
+                )
+        else:
+            if self.entropy_adv_alpha <= 0:
+                raise ValueError(
+                    f"entropy_adv_alpha={self.entropy_adv_alpha} is the clip constant of form 'egpo' and must be "
+                    "> 0; set it to 2 (paper)."
+                )
+            if not 0 <= self.entropy_adv_lambda < self.entropy_adv_alpha:
+                raise ValueError(
+                    f"form 'egpo' needs 0 <= entropy_adv_lambda < entropy_adv_alpha so that the bonus (<= "
+                    f"lambda*|A|/alpha) stays below |A|; got lambda={self.entropy_adv_lambda}, "
+                    f"alpha={self.entropy_adv_alpha}. The paper uses lambda=0.4, alpha=2."
+                )
+        if not self.entropy_adv_think_end:
+            raise ValueError("entropy_adv_think_end must be a non-empty tag such as '</think>'.")
+        if self.use_entropy_adv and self.loss_type not in SUPPORTED_LOSS_TYPES:
+            raise ValueError(
+                f"loss_type={self.loss_type!r} is not supported with the entropy-enhanced advantage; set loss_type "
+                f"to one of {SUPPORTED_LOSS_TYPES} (the paper's objective is 'grpo'), or use_entropy_adv=False."
+            )
+
+    @property
+    def entropy_adv_cap(self) -> float:
+        """Largest bonus as a fraction of `|A|`: `1/kappa` (cheng) or `lambda/alpha` (egpo)."""
+        if self.entropy_adv_form == "cheng":
+            return 1.0 / self.entropy_adv_kappa
+        return self.entropy_adv_lambda / self.entropy_adv_alpha
+
+
+@dataclass
+class FunRLScriptArguments:
+    """
+    What `funrl train` trains on: the model (in TRL's `ModelConfig`), the data, the rewards and the prompt format.
+
+    Parameters:
+        dataset_name (`str`, *optional*, defaults to `"toy"`):
+            `"toy"` (the built-in toy world, `funrl.toyworld`), a canonical JSONL file or a folder of them
+            (`funrl.schema`), or a `datasets` name/path whose rows follow the canonical sample.
+        dataset_config (`str` or `None`, *optional*):
+            `datasets` configuration name.
+        dataset_train_split (`str`, *optional*, defaults to `"train"`):
+            Split to train on (for `toy`: `"train"` or `"heldout"`).
+        max_train_samples (`int` or `None`, *optional*):
+            Keep the first N samples (after loading; for `toy`, how many to generate, default 256).
+        toy_seed (`int`, *optional*, defaults to `0`):
+            Seed of the toy world generator.
+        reward_funcs (`list[str]`, *optional*, defaults to `["funrl"]`):
+            Reward names from `funrl.rewards` (or dotted import paths); weights are `reward_weights`.
+        prompt_format (`str`, *optional*, defaults to `"funrl"`):
+            Prompt template of `funrl.template` that renders each sample's own tools into its prompt.
+        tiny_model_dir (`str` or `None`, *optional*):
+            Where `model_name_or_path: funrl-tiny` builds the tiny model (default `<output_dir>/tiny-model`).
+    """
+
+    dataset_name: str = field(
+        default="toy",
+        metadata={
+            "help": "'toy' (built-in toy world), a canonical JSONL file or folder, or a `datasets` name/path with "
+            "canonical rows."
+        },
+    )
+    dataset_config: str | None = field(default=None, metadata={"help": "`datasets` configuration name."})
+    dataset_train_split: str = field(
+        default="train", metadata={"help": "Split to train on (toy: 'train' or 'heldout')."}
+    )
+    max_train_samples: int | None = field(
+        default=None,
+        metadata={"help": "Keep the first N samples (toy: how many to generate; default 256)."},
+    )
+    toy_seed: int = field(default=0, metadata={"help": "Seed of the toy world generator (dataset_name: toy)."})
+    reward_funcs: list[str] = field(
+        default_factory=lambda: ["funrl"],
+        metadata={"help": "Reward names from funrl.rewards, or dotted import paths; weights via reward_weights."},
+    )
+    prompt_format: str = field(
+        default="funrl",
+        metadata={"help": "Prompt template (funrl.template) rendering each sample's tools into its prompt."},
+    )
+    tiny_model_dir: str | None = field(
+        default=None,
+        metadata={
+            "help": "Where `model_name_or_path: funrl-tiny` builds its model (default <output_dir>/tiny-model)."
+        },
+    )
+
+    def __post_init__(self):
+        if self.max_train_samples is not None and self.max_train_samples < 1:
+            raise ValueError(f"max_train_samples={self.max_train_samples} must be >= 1, or unset to keep all.")
+        if not self.reward_funcs:
+            raise ValueError("reward_funcs is empty; set at least one, e.g. reward_funcs: [funrl].")
