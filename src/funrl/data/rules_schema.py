@@ -1,0 +1,227 @@
+"""Tool-schema rules S4-S10 on one tool, with the result (repaired tool + compiled validators) cached by content.
+
+`ToolChecker(config).check(tool)` returns a `ToolCheck`: the repaired, normalised tool, the S-rule findings,
+whether the tool is unusable (a REJECT), and per-parameter `jsonschema` validators compiled once. Datasets
+repeat the same tools across thousands of samples (xLAM has a few thousand distinct APIs for 60k rows), so
+the cache keyed by the tool's canonical JSON is what makes validation fast.
+
+    from funrl.data.rules_schema import ToolChecker
+    check = ToolChecker(ValidationConfig()).check({"name": "f", "parameters": {"k": {"type": "int, optional"}}})
+    check.required, check.findings  # frozenset(), [S4 repair, S5 repair, S6 repair, S10 warn]
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError as JsonSchemaError
+
+from funrl.data.rules_base import Finding, ValidationConfig
+from funrl.data.rules_values import JSON_TYPES, conform, matches_type, parse_type_string
+from funrl.schema import normalize_tool
+
+# keywords of a parameters object that per-property validation already covers
+_OBJECT_KEYWORDS = frozenset(
+    {"type", "properties", "required", "additionalProperties", "description", "title", "$schema", "x-bfcl-type"}
+)
+
+
+def _is_per_parameter_dict(params: dict[str, Any]) -> bool:
+    """True for xLAM's `{param: {"type": ..., "description": ...}}` (no JSON-Schema keywords at the top)."""
+    if not params or "properties" in params or isinstance(params.get("type"), str):
+        return False
+    return all(isinstance(v, dict) and "type" in v for v in params.values())
+
+
+@dataclass
+class ToolCheck:
+    """The outcome of S4-S10 on one tool (shared between all samples that carry the same tool: read only)."""
+
+    tool: dict[str, Any]
+    changed: bool
+    findings: list[Finding]
+    rejected: bool
+    properties: dict[str, Any] = field(default_factory=dict)
+    required: frozenset[str] = frozenset()
+    additional: bool = False
+    validators: dict[str, Draft202012Validator] = field(default_factory=dict)
+    object_validator: Draft202012Validator | None = None
+    grounding: frozenset[str] = frozenset()  # lower-cased string defaults and enum values (V5)
+
+
+class ToolChecker:
+    """Applies S4-S10 to tools and caches the result per distinct tool (see the module docstring)."""
+
+    def __init__(self, config: ValidationConfig):
+        self.config = config
+        self._cache: dict[str, ToolCheck] = {}
+
+    def check(self, tool: Any) -> ToolCheck:
+        try:
+            key = json.dumps(tool, sort_keys=True, ensure_ascii=False)
+        except (TypeError, ValueError):
+            key = repr(tool)
+        hit = self._cache.get(key)
+        if hit is None:
+            hit = self._cache[key] = self._check(tool)
+        return hit
+
+    def _check(self, tool: Any) -> ToolCheck:
+        findings: list[Finding] = []
+        if not isinstance(tool, dict):
+            return ToolCheck(
+                tool, False, [Finding("S4", "reject", f"tool is a {type(tool).__name__}, not an object")], True
+            )
+        name = tool.get("name") if tool.get("type") != "function" else (tool.get("function") or {}).get("name")
+        if not isinstance(name, str) or not name.strip():
+            return ToolCheck(
+                tool, False, [Finding("S2", "reject", f"tool without a non-empty string name: {name!r}")], True
+            )
+        source = tool
+        inner = tool.get("function") if tool.get("type") == "function" else tool
+        params = inner.get("parameters") if isinstance(inner, dict) else None
+        if isinstance(params, dict) and _is_per_parameter_dict(params):
+            # xLAM layout {param: {type, description, default}} -> JSON-Schema properties (S6 decides required)
+            source = {**inner, "parameters": {"type": "object", "properties": params}}
+        try:
+            norm = normalize_tool(source)
+        except (AttributeError, TypeError) as exc:
+            return ToolCheck(
+                tool, False, [Finding("S4", "reject", f"{name}: parameters cannot be normalised ({exc})")], True
+            )
+        if norm != tool:
+            findings.append(
+                Finding("S4", "repair", f"{name}: normalised to {{name, description, parameters: object}}")
+            )
+        params = norm["parameters"]
+        properties = params.get("properties")
+        if not isinstance(properties, dict):
+            findings.append(Finding("S4", "reject", f"{name}: parameters.properties is not an object"))
+            return ToolCheck(norm, True, findings, True)
+        # S5: Python-style type strings -> JSON Schema (top level records the `, optional` marks for S6)
+        optional_marks: dict[str, bool] = {}
+        for pname, pschema in list(properties.items()):
+            if isinstance(pschema, dict):
+                properties[pname] = self._map_types(pschema, f"{name}.{pname}", findings, optional_marks, pname)
+        # S6: who is required
+        if "required" not in params and optional_marks:
+            required = [
+                p
+                for p in properties
+                if not optional_marks.get(p, False)
+                and not (
+                    self.config.default_means_optional
+                    and isinstance(properties[p], dict)
+                    and "default" in properties[p]
+                )
+            ]
+            params["required"] = required
+            how = "', optional' suffix" + (" or a default" if self.config.default_means_optional else "")
+            findings.append(Finding("S6", "repair", f"{name}: required set {required} decided by the {how}"))
+        required = params.get("required", [])
+        # S7: required subset of properties, property names non-empty
+        if not isinstance(required, list) or not all(isinstance(r, str) for r in required):
+            findings.append(Finding("S7", "reject", f"{name}: required must be a list of names, got {required!r}"))
+        else:
+            missing = [r for r in required if r not in properties]
+            if missing:
+                findings.append(Finding("S7", "reject", f"{name}: required {missing} not in properties"))
+        empty = [p for p in properties if not isinstance(p, str) or not p.strip()]
+        if empty:
+            findings.append(Finding("S7", "reject", f"{name}: property with an empty name"))
+        # S8: enum values and defaults of the declared type
+        for pname, pschema in properties.items():
+            if isinstance(pschema, dict):
+                self._check_enum_default(pschema, f"{name}.{pname}", findings)
+        # S9: the parameters object is a valid JSON Schema
+        try:
+            Draft202012Validator.check_schema(params)
+        except JsonSchemaError as exc:
+            where = "/".join(str(p) for p in exc.path) or "parameters"
+            findings.append(Finding("S9", "reject", f"{name}: invalid JSON Schema at {where}: {exc.message}"))
+        # S10: a description
+        if not str(norm.get("description") or "").strip():
+            findings.append(Finding("S10", "warn", f"{name}: no description"))
+        rejected = any(f.action == "reject" for f in findings)
+        changed = any(f.action == "repair" for f in findings)
+        check = ToolCheck(norm if changed else tool, changed, findings, rejected)
+        if rejected:
+            return check
+        check.properties = properties
+        check.required = frozenset(required)
+        check.additional = params.get("additionalProperties", False) not in (False, None)
+        check.validators = {p: Draft202012Validator(s) for p, s in properties.items() if isinstance(s, dict)}
+        if set(params) - _OBJECT_KEYWORDS or isinstance(params.get("additionalProperties"), dict):
+            check.object_validator = Draft202012Validator(params)
+        grounding = set()
+        for pschema in properties.values():
+            if isinstance(pschema, dict):
+                values = [pschema.get("default"), *(pschema.get("enum") or [])]
+                grounding.update(v.lower() for v in values if isinstance(v, str))
+        check.grounding = frozenset(grounding)
+        return check
+
+    def _map_types(self, schema: dict, path: str, findings: list, marks: dict, top: str | None) -> dict:
+        kind = schema.get("type")
+        out = schema
+        if isinstance(kind, str) and kind not in JSON_TYPES:
+            fragment, optional, unknown = parse_type_string(kind)
+            out = {k: v for k, v in schema.items() if k != "type"}
+            out.update(fragment)
+            if top is not None:
+                marks[top] = optional
+            if unknown:
+                findings.append(Finding("S5", "warn", f"{path}: unknown type {kind!r} left unconstrained"))
+            else:
+                findings.append(
+                    Finding("S5", "repair", f"{path}: type {kind!r} -> {json.dumps(fragment, sort_keys=True)}")
+                )
+        elif isinstance(kind, list) and any(not isinstance(k, str) or k not in JSON_TYPES for k in kind):
+            out = {k: v for k, v in schema.items() if k != "type"}
+            findings.append(Finding("S5", "warn", f"{path}: unknown type {kind!r} left unconstrained"))
+        if isinstance(out.get("items"), dict):
+            out = dict(out) if out is schema else out
+            out["items"] = self._map_types(out["items"], f"{path}[]", findings, marks, None)
+        if isinstance(out.get("properties"), dict):
+            out = dict(out) if out is schema else out
+            out["properties"] = {
+                k: self._map_types(v, f"{path}.{k}", findings, marks, None) if isinstance(v, dict) else v
+                for k, v in out["properties"].items()
+            }
+        return out
+
+    def _check_enum_default(self, schema: dict, path: str, findings: list[Finding]) -> None:
+        kind = schema.get("type")
+        if not isinstance(kind, str) or kind not in JSON_TYPES:
+            return
+        typed = {k: v for k, v in schema.items() if k in ("type", "items", "properties")}
+        enum = schema.get("enum")
+        if isinstance(enum, list):
+            fixed = []
+            for value in enum:
+                if matches_type(value, kind):
+                    fixed.append(value)
+                    continue
+                notes: list[Finding] = []
+                new = conform(value, typed, path, notes, self.config)
+                if matches_type(new, kind):
+                    findings.append(Finding("S8", "repair", f"{path}: enum value {value!r} -> {new!r}"))
+                    fixed.append(new)
+                else:
+                    findings.append(Finding("S8", "warn", f"{path}: enum value {value!r} is not a {kind}"))
+                    fixed.append(value)
+            schema["enum"] = fixed
+        if "default" in schema and schema["default"] is not None:
+            value = schema["default"]
+            notes = []
+            new = conform(copy.deepcopy(value), typed, path, notes, self.config)
+            if not matches_type(new, kind):
+                del schema["default"]
+                findings.append(Finding("S8", "repair", f"{path}: default {value!r} is not a {kind}; dropped"))
+            elif json.dumps(new) != json.dumps(value):
+                schema["default"] = new
+                findings.append(Finding("S8", "repair", f"{path}: default {value!r} -> {new!r}"))

@@ -1,0 +1,278 @@
+"""Value rules: lossless coercion (T2), canonical numbers (T3), whitespace trim (V6), format hints (V4) and
+Python-style type strings (S5), as pure functions over one JSON value and its JSON-Schema fragment.
+
+`conform(value, schema, path, findings, config)` returns the value coerced towards the schema's type, only
+when nothing is lost (`"5"` -> 5 for an integer, never `"5.5"` -> int), with numbers in the project's canonical
+form: an `integer` is a Python/JSON `int`, a `number` a Python `float` (written `5.0` by `json.dumps` and by
+`repr`, which is what `funrl.calls.render_calls` emits). The BFCL checker rejects a float for an integer and an
+int inside an array of floats, so the ground truth must use exactly these types. Each change is appended to
+`findings` with its rule ID. Values that still do not fit are left for the jsonschema check (T1/T4).
+
+    from funrl.data.rules_values import conform
+    findings = []
+    conform("5", {"type": "integer"}, "f.k", findings, ValidationConfig())  # -> 5, findings: [T2 repair]
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from datetime import date, datetime
+from typing import Any
+
+from funrl.data.rules_base import Finding, ValidationConfig
+
+JSON_TYPES = frozenset({"string", "integer", "number", "boolean", "array", "object", "null"})
+_INT_RE = re.compile(r"[+-]?\d+\Z")
+_NUM_RE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
+_FAIL = object()
+
+
+def json_types(schema: dict[str, Any]) -> tuple[str, ...] | None:
+    """The JSON types a schema fragment allows, or `None` when its `type` does not constrain the value."""
+    kind = schema.get("type")
+    if isinstance(kind, str):
+        return (kind,)
+    if isinstance(kind, list) and all(isinstance(k, str) for k in kind):
+        return tuple(kind)
+    return None
+
+
+def matches_type(value: Any, kind: str) -> bool:
+    """JSON-Schema type test (an integral float counts as an integer, as in JSON Schema; T3 fixes its form)."""
+    if kind == "string":
+        return isinstance(value, str)
+    if kind == "integer":
+        return (type(value) is int) or (type(value) is float and value.is_integer())
+    if kind == "number":
+        return type(value) in (int, float)
+    if kind == "boolean":
+        return type(value) is bool
+    if kind == "array":
+        return isinstance(value, (list, tuple))
+    if kind == "object":
+        return isinstance(value, dict)
+    if kind == "null":
+        return value is None
+    return True
+
+
+def _coerce(value: Any, kind: str, config: ValidationConfig) -> Any:
+    """One lossless coercion of `value` to JSON type `kind`, or `_FAIL`."""
+    if isinstance(value, str):
+        text = value.strip()
+        if kind == "integer" and _INT_RE.match(text):
+            return int(text)
+        if kind == "number" and _NUM_RE.match(text):
+            number = float(text)
+            return number if math.isfinite(number) else _FAIL
+        if kind == "boolean" and text in ("true", "false", "True", "False"):
+            return text.lower() == "true"
+        if (kind == "array" and text.startswith("[")) or (kind == "object" and text.startswith("{")):
+            try:
+                decoded = json.loads(text)
+            except json.JSONDecodeError:
+                return _FAIL
+            return decoded if matches_type(decoded, kind) else _FAIL
+        return _FAIL
+    if kind == "string" and config.coerce_number_to_string and type(value) in (int, float):
+        return repr(value)
+    return _FAIL
+
+
+def conform(value: Any, schema: Any, path: str, findings: list[Finding], config: ValidationConfig) -> Any:
+    """Coerce `value` losslessly towards `schema` (recursively), canonicalise numbers and trim strings.
+
+    Args:
+        value: a JSON value (tuples are accepted and become lists).
+        schema (`dict`): the JSON-Schema fragment of the value; anything else leaves the value untouched.
+        path (`str`): `func.param[0].key`, used in finding details.
+        findings (`list[Finding]`): T2 / T3 / V6 repairs are appended here.
+        config (`ValidationConfig`): the coercion switches (`coerce_number_to_string`).
+
+    Returns:
+        The (possibly new) value; the input is never mutated.
+    """
+    if isinstance(value, str):
+        trimmed = value.strip()
+        if trimmed != value:
+            findings.append(Finding("V6", "repair", f"{path}: trimmed surrounding whitespace"))
+            value = trimmed
+    elif isinstance(value, tuple):
+        findings.append(Finding("T2", "repair", f"{path}: tuple -> array"))
+        value = list(value)
+    if not isinstance(schema, dict):
+        return value
+    kinds = json_types(schema)
+    if kinds is None:
+        options = schema.get("anyOf") or schema.get("oneOf")
+        if isinstance(options, list):
+            dict_options = [o for o in options if isinstance(o, dict)]
+            for option in dict_options:  # a branch the value already fits wins
+                option_kinds = json_types(option)
+                if option_kinds and any(matches_type(value, k) for k in option_kinds):
+                    return conform(value, option, path, findings, config)
+            for option in dict_options:
+                option_kinds = json_types(option) or ()
+                for kind in option_kinds:
+                    new = _coerce(value, kind, config)
+                    if new is not _FAIL:
+                        findings.append(Finding("T2", "repair", f"{path}: {value!r} -> {kind} {new!r}"))
+                        return conform(new, option, path, findings, config)
+        return _recurse(value, schema, path, findings, config)
+    if not any(matches_type(value, k) for k in kinds):
+        for kind in kinds:
+            new = _coerce(value, kind, config)
+            if new is not _FAIL:
+                findings.append(Finding("T2", "repair", f"{path}: {value!r} -> {kind} {new!r}"))
+                value = new
+                break
+    if type(value) is float and "integer" in kinds and "number" not in kinds and value.is_integer():
+        findings.append(Finding("T3", "repair", f"{path}: {value!r} -> integer {int(value)}"))
+        value = int(value)
+    elif type(value) is int and "number" in kinds and "integer" not in kinds:
+        findings.append(Finding("T3", "repair", f"{path}: {value!r} -> number {float(value)!r}"))
+        value = float(value)
+    return _recurse(value, schema, path, findings, config)
+
+
+def _recurse(value: Any, schema: dict[str, Any], path: str, findings: list[Finding], config: ValidationConfig) -> Any:
+    items = schema.get("items")
+    if isinstance(value, list) and isinstance(items, dict):
+        return [conform(v, items, f"{path}[{i}]", findings, config) for i, v in enumerate(value)]
+    properties = schema.get("properties")
+    if isinstance(value, dict) and isinstance(properties, dict):
+        return {k: conform(v, properties.get(k), f"{path}.{k}", findings, config) for k, v in value.items()}
+    if isinstance(value, list):
+        return [
+            conform(v, None, f"{path}[{i}]", findings, config) if isinstance(v, (str, tuple)) else v
+            for i, v in enumerate(value)
+        ]
+    return value
+
+
+# ---------------------------------------------------------------------------------------------------
+# V4: format hints
+
+_DATE_TIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})\Z")
+_TIME_RE = re.compile(r"\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})?\Z")
+_EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+\Z")
+_URI_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S+\Z")
+
+
+def format_ok(fmt: str, value: Any) -> bool:
+    """Check a string against a JSON-Schema `format` (date, date-time, time, email, uri); other formats pass."""
+    if not isinstance(value, str):
+        return True
+    try:
+        if fmt == "date":
+            return len(value) == 10 and date.fromisoformat(value) is not None
+        if fmt == "date-time":
+            return (
+                bool(_DATE_TIME_RE.match(value))
+                and datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00")) is not None
+            )
+        if fmt == "time":
+            return bool(_TIME_RE.match(value))
+    except ValueError:
+        return False
+    if fmt == "email":
+        return bool(_EMAIL_RE.match(value))
+    if fmt in ("uri", "url"):
+        return bool(_URI_RE.match(value))
+    return True
+
+
+def format_failures(value: Any, schema: Any, path: str) -> list[str]:
+    """Paths (with the format) where `value` breaks a `format` hint of `schema`, recursively."""
+    if not isinstance(schema, dict):
+        return []
+    out = []
+    fmt = schema.get("format")
+    if isinstance(fmt, str) and not format_ok(fmt, value):
+        out.append(f"{path}: {value!r} is not a valid {fmt}")
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for i, v in enumerate(value):
+            out += format_failures(v, schema["items"], f"{path}[{i}]")
+    if isinstance(value, dict) and isinstance(schema.get("properties"), dict):
+        for k, v in value.items():
+            out += format_failures(v, schema["properties"].get(k), f"{path}.{k}")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------
+# S5: Python-style type strings
+
+_SCALARS: dict[str, dict[str, Any]] = {
+    "str": {"type": "string"},
+    "string": {"type": "string"},
+    "int": {"type": "integer"},
+    "integer": {"type": "integer"},
+    "float": {"type": "number"},
+    "double": {"type": "number"},
+    "number": {"type": "number"},
+    "bool": {"type": "boolean"},
+    "boolean": {"type": "boolean"},
+    "none": {"type": "null"},
+    "nonetype": {"type": "null"},
+    "any": {},
+    "object": {},
+}
+_ARRAYS = {"list", "sequence", "iterable", "set"}
+_OBJECTS = {"dict", "mapping"}
+
+
+def _split_args(text: str) -> list[str]:
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(text):
+        if char == "[":
+            depth += 1
+        elif char == "]":
+            depth -= 1
+        elif char == "," and depth == 0:
+            parts.append(text[start:i].strip())
+            start = i + 1
+    parts.append(text[start:].strip())
+    return [p for p in parts if p]
+
+
+def parse_type_string(text: str) -> tuple[dict[str, Any], bool, list[str]]:
+    """Map a Python-style type string (xLAM: `"List[int], optional"`) to a JSON-Schema fragment.
+
+    Returns:
+        `(schema, optional, unknown)`: the fragment (`{}` = unconstrained), whether a `, optional` suffix or
+        `Optional[...]` marked the parameter optional, and the type names that could not be mapped (S5 WARN).
+    """
+    text = text.strip()
+    optional = False
+    lowered = text.lower()
+    if lowered.endswith(", optional") or lowered.endswith(",optional"):
+        optional, text = True, text[: text.lower().rindex(",")].strip()
+    head, _, rest = text.partition("[")
+    key = head.strip().lower().replace("typing.", "")
+    args = _split_args(rest[:-1]) if rest.endswith("]") else []
+    if key == "optional" and len(args) == 1:
+        schema, _, unknown = parse_type_string(args[0])
+        return schema, True, unknown
+    if key == "union" and args:
+        branches = [parse_type_string(a) for a in args]
+        unknown = [u for b in branches for u in b[2]]
+        if any(not b[0] for b in branches):  # a branch without constraint makes the union unconstrained
+            return {}, optional, unknown
+        return {"anyOf": [b[0] for b in branches]}, optional, unknown
+    if key in _SCALARS and not args:
+        return dict(_SCALARS[key]), optional, []
+    if key in _ARRAYS:
+        schema: dict[str, Any] = {"type": "array"}
+        unknown = []
+        if len(args) == 1:
+            items, _, unknown = parse_type_string(args[0])
+            if items:
+                schema["items"] = items
+        return schema, optional, unknown
+    if key == "tuple":
+        return {"type": "array", "x-bfcl-type": "tuple"}, optional, []
+    if key in _OBJECTS:
+        return {"type": "object"}, optional, []
+    return {}, optional, [text]
