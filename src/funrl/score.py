@@ -1,0 +1,200 @@
+"""`funrl score`: score raw model outputs on BFCL single-turn entries with funrl's parser and matcher.
+
+Each line of the outputs file is `{"id": <BFCL id>, "output": <raw model text>, ...}`. Lines are scored
+independently with `funrl.calls.check_output` (the checker the reward uses), so the same id may appear several
+times (several samples per question); accuracy is then the mean over lines. The command prints per-category
+accuracy and the BFCL aggregates of `funrl.metrics` (v4 Non-Live AST, Live AST, Hallucination, live relevance,
+v3 overall, and the paper's overall = mean of Non-Live AST and Live, labelled as such).
+
+    funrl score --outputs examples/bfcl_outputs_example.jsonl --data-dir ../shared/bfcl_data
+    funrl score --outputs out.jsonl --format bfcl-prompt --per-entry verdicts.jsonl --json
+
+`--per-entry` writes one line per input line, in input order: the input line's fields plus `category`,
+`valid` and `reason` (`null` when valid; BFCL's error type otherwise). Entries the matcher does not support
+(Java / JavaScript: `unsupported_language`) get `valid: null`, are left out of the accuracies, and are counted
+under `unsupported` (a warning says so), so a group that needs them is N/A rather than silently wrong.
+
+Errors (exit code 2, message naming file and line): a line that is not a JSON object, a missing or non-string
+`id`/`output`, an id of a category that is not single-turn, an id absent from the BFCL data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from funrl.bfcl import SINGLE_TURN, category_of, find_data_dir, load_category
+from funrl.metrics import BFCLScores, aggregate, render_markdown
+from funrl.schema import SchemaError
+
+FORMATS = ("funrl", "bfcl-prompt", "qwen-fc")
+UNSUPPORTED = "unsupported_language"
+
+
+class ScoreInputError(ValueError):
+    """A bad line in the outputs file; the message names the file and line."""
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="funrl score", description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--outputs", required=True, help='JSONL file, one {"id": <BFCL id>, "output": <text>} per line'
+    )
+    parser.add_argument(
+        "--data-dir",
+        default=None,
+        help="BFCL data folder (default: $BFCL_DATA_DIR, else the installed bfcl-eval data)",
+    )
+    parser.add_argument(
+        "--format", default="funrl", choices=FORMATS, help="output format the model was trained in (default: funrl)"
+    )
+    parser.add_argument("--per-entry", default=None, help="write per-line verdicts (input fields + valid, reason)")
+    parser.add_argument("--json", action="store_true", help="print the machine-readable result instead of tables")
+    return parser
+
+
+def read_outputs(path: str | Path) -> list[tuple[int, dict[str, Any], str]]:
+    """Read and validate the outputs file: `(line number, record, category)` per non-blank line."""
+    rows = []
+    with open(path, encoding="utf-8") as handle:
+        for lineno, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}:{lineno}"
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ScoreInputError(f"{where}: invalid JSON ({exc.msg} at column {exc.colno})") from None
+            if not isinstance(record, dict):
+                raise ScoreInputError(f"{where}: expected a JSON object, got {type(record).__name__}")
+            for name in ("id", "output"):
+                if name not in record:
+                    raise ScoreInputError(f"{where}: missing field {name!r}")
+                if not isinstance(record[name], str):
+                    raise ScoreInputError(
+                        f"{where}: field {name!r} must be a string, got {type(record[name]).__name__}"
+                    )
+            try:
+                category = category_of(record["id"])
+            except ValueError:
+                category = None
+            if category not in SINGLE_TURN:
+                raise ScoreInputError(
+                    f"{where}: id {record['id']!r} is not a BFCL single-turn entry; funrl score handles "
+                    f"{', '.join(SINGLE_TURN)} (multi-turn and agentic categories need the official checker)"
+                )
+            rows.append((lineno, record, category))
+    return rows
+
+
+@dataclass
+class ScoreResult:
+    """What `score_outputs` returns: verdicts per input line (input order), the scores and error histograms."""
+
+    per_entry: list[dict[str, Any]]
+    scores: BFCLScores
+    errors: dict[str, Counter] = field(default_factory=dict)
+    unsupported: Counter = field(default_factory=Counter)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Machine-readable result (`--json`): categories with error histograms, groups, unsupported counts."""
+        out = self.scores.to_dict()
+        for cat, info in out["categories"].items():
+            info["errors"] = dict(self.errors.get(cat, Counter()).most_common())
+        out["lines"] = len(self.per_entry)
+        out["unsupported"] = dict(self.unsupported)
+        return out
+
+
+def score_outputs(
+    rows: list[tuple[int, dict[str, Any], str]],
+    data_dir: str | Path | None,
+    fmt: str = "funrl",
+    path: str | Path = "<outputs>",
+    progress: bool = True,
+) -> ScoreResult:
+    """Score rows from `read_outputs` with `check_output`, one verdict per line.
+
+    Raises:
+        `ScoreInputError`: an id that is not in the BFCL data (the message names file and line).
+    """
+    from tqdm import tqdm
+
+    from funrl.calls import check_output
+
+    root = find_data_dir(data_dir)
+    index: dict[str, Any] = {}
+    for category in dict.fromkeys(cat for _, _, cat in rows):
+        index.update((s.id, s) for s in load_category(root, category))
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    errors: dict[str, Counter] = defaultdict(Counter)
+    unsupported: Counter = Counter()
+    per_entry = []
+    # tqdm writes to stderr; disable=None turns the bar off when stderr is not a terminal.
+    for lineno, record, category in tqdm(rows, desc="scoring", unit="line", disable=None if progress else True):
+        sample = index.get(record["id"])
+        if sample is None:
+            raise ScoreInputError(f"{path}:{lineno}: id {record['id']!r} not found in the BFCL data ({root})")
+        verdict = check_output(record["output"], sample, fmt)
+        valid: bool | None = verdict.ok
+        if verdict.reason == UNSUPPORTED:
+            valid = None
+            unsupported[category] += 1
+        else:
+            counts[category][1] += 1
+            counts[category][0] += int(verdict.ok)
+            if not verdict.ok:
+                errors[category][verdict.reason] += 1
+        per_entry.append({**record, "category": category, "valid": valid, "reason": verdict.reason})
+    scores = aggregate({cat: tuple(c) for cat, c in counts.items()})
+    return ScoreResult(per_entry, scores, dict(errors), unsupported)
+
+
+def render_text(result: ScoreResult, name: str) -> str:
+    """Per-category table (with the 3 most frequent errors) followed by `funrl.metrics.render_markdown`."""
+    lines = ["| category | correct | scored | accuracy | top errors |", "|---|---:|---:|---:|---|"]
+    for cat, info in result.scores.categories.items():
+        top = ", ".join(f"{r} ({n})" for r, n in result.errors.get(cat, Counter()).most_common(3))
+        lines.append(f"| {cat} | {info.correct} | {info.scored} | {100 * info.accuracy:.2f} | {top} |")
+    for cat, n in result.unsupported.items():
+        lines.append(f"| {cat} | - | 0 | N/A | {UNSUPPORTED} ({n}) |")
+    return "\n".join(lines) + "\n\n" + render_markdown({name: result.scores}, categories=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    try:
+        rows = read_outputs(args.outputs)
+        if not rows:
+            raise ScoreInputError(f"{args.outputs}: no output lines")
+        result = score_outputs(rows, args.data_dir, args.format, args.outputs)
+    except (ScoreInputError, SchemaError, FileNotFoundError) as exc:
+        print(f"funrl score: error: {exc}", file=sys.stderr)
+        return 2
+    if args.per_entry:
+        with open(args.per_entry, "w", encoding="utf-8") as handle:
+            for row in result.per_entry:
+                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    if result.unsupported:
+        print(
+            "funrl score: warning: not scored (the matcher does not support their language): "
+            + ", ".join(f"{cat}: {n} lines" for cat, n in result.unsupported.items()),
+            file=sys.stderr,
+        )
+    if args.json:
+        print(json.dumps({**result.to_dict(), "outputs": args.outputs, "format": args.format}, indent=2))
+    else:
+        print(f"{len(rows)} lines from {args.outputs} (format {args.format})\n")
+        print(render_text(result, Path(args.outputs).stem))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

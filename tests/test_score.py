@@ -1,0 +1,153 @@
+"""Tests of `funrl score`: verdicts equal the official checker's, input errors name file and line, output files.
+
+    .venv/bin/python -m pytest tests/test_score.py -q
+
+`tests/data/score/mixed_outputs.jsonl` holds prompt-mode outputs (right, perturbed, fenced, prose-prefixed) for
+every category; `mixed_official.json` has the official checker's verdict for each line (see test_metrics.py).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from funrl.score import main, read_outputs, score_outputs
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).parent / "data" / "score"
+EXAMPLE = REPO / "examples" / "bfcl_outputs_example.jsonl"
+OFFICIAL = json.loads((DATA / "mixed_official.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def mixed_single_turn(tmp_path_factory) -> Path:
+    """The single-turn lines of the mixed file (funrl score refuses multi-turn ids)."""
+    path = tmp_path_factory.mktemp("score") / "mixed_single_turn.jsonl"
+    lines = [line for line in (DATA / "mixed_outputs.jsonl").read_text().splitlines() if '"output"' in line]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def mixed_result(mixed_single_turn, bfcl_dir):
+    return score_outputs(read_outputs(mixed_single_turn), bfcl_dir, "bfcl-prompt", mixed_single_turn, progress=False)
+
+
+class TestAgainstOfficial:
+    def test_every_supported_verdict_equals_official(self, mixed_result):
+        compared = 0
+        for row in mixed_result.per_entry:
+            valid, error_type = OFFICIAL["verdicts"][row["id"]]
+            if row["valid"] is None:  # refused explicitly (Java / JavaScript), never guessed
+                assert row["reason"] == "unsupported_language", row["id"]
+                assert row["category"] in ("simple_java", "simple_javascript")
+                continue
+            assert row["valid"] == valid, (row["id"], row["output"], row["reason"], error_type)
+            assert row["reason"] == error_type, (row["id"], row["output"])
+            compared += 1
+        assert compared >= 130  # 11 python categories x 12 lines
+
+    def test_category_counts_equal_official(self, mixed_result):
+        for cat, info in mixed_result.scores.categories.items():
+            official = OFFICIAL["categories"][cat]
+            assert (info.correct, info.scored) == (official["correct"], official["scored"]), cat
+
+    def test_groups_equal_official_where_defined(self, mixed_result):
+        groups = mixed_result.scores.groups
+        agg = OFFICIAL["aggregates"]
+        assert groups["v4_live_ast"].value == pytest.approx(agg["v4_live_ast"])
+        assert groups["v4_hallucination"].value == pytest.approx(agg["v4_irrelevance(hallucination)"])
+        assert groups["v4_live_relevance"].value == pytest.approx(agg["v4_live_relevance"])
+        if mixed_result.unsupported:  # Non-Live AST needs java/javascript: N/A with the reason, not a guess
+            assert groups["v4_non_live_ast"].value is None
+            assert set(groups["v4_non_live_ast"].missing) == set(mixed_result.unsupported)
+        else:
+            assert groups["v4_non_live_ast"].value == pytest.approx(agg["v4_non_live_ast"])
+
+
+class TestCli:
+    def test_example_file_text_output(self, bfcl_dir, capsys):
+        assert main(["--outputs", str(EXAMPLE), "--data-dir", str(bfcl_dir)]) == 0
+        out = capsys.readouterr().out
+        assert "| category | correct | scored | accuracy | top errors |" in out
+        assert "| Model | Non-Live AST | Live | Overall (paper) | v3 Overall |" in out
+        assert "| live_multiple |" in out
+
+    def test_json_and_per_entry(self, bfcl_dir, tmp_path, capsys):
+        per_entry = tmp_path / "verdicts.jsonl"
+        args = ["--outputs", str(EXAMPLE), "--data-dir", str(bfcl_dir), "--per-entry", str(per_entry), "--json"]
+        assert main(args) == 0
+        result = json.loads(capsys.readouterr().out)  # stdout is pure JSON (progress goes to stderr)
+        inputs = [json.loads(line) for line in EXAMPLE.read_text().splitlines()]
+        rows = [json.loads(line) for line in per_entry.read_text().splitlines()]
+        assert [r["id"] for r in rows] == [r["id"] for r in inputs]  # input order, duplicates kept
+        assert all(r["note"] == i["note"] and r["output"] == i["output"] for r, i in zip(rows, inputs))
+        assert all({"valid", "reason", "category"} <= set(r) for r in rows)
+        assert result["lines"] == len(inputs)
+        scored = sum(c["scored"] for c in result["categories"].values()) + sum(result["unsupported"].values())
+        assert scored == len(inputs)
+        assert set(result["groups"]) >= {"v4_non_live_ast", "v4_live_ast", "paper_overall", "v3_overall"}
+
+    def test_same_id_several_times_counts_each_line(self, bfcl_dir, tmp_path):
+        path = tmp_path / "out.jsonl"
+        right = "[calculate_triangle_area(base=10, height=5)]"
+        wrong = "[calculate_triangle_area(base=11, height=5)]"
+        lines = [{"id": "simple_python_0", "output": o, "sample": k} for k, o in enumerate([right, wrong, right])]
+        path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+        result = score_outputs(read_outputs(path), bfcl_dir, "bfcl-prompt", path, progress=False)
+        assert [r["valid"] for r in result.per_entry] == [True, False, True]
+        assert [r["sample"] for r in result.per_entry] == [0, 1, 2]
+        cat = result.scores.categories["simple_python"]
+        assert (cat.correct, cat.scored) == (2, 3)
+
+    def test_console_script(self, bfcl_dir):
+        proc = subprocess.run(
+            [sys.executable, "-m", "funrl", "score", "--outputs", str(EXAMPLE), "--data-dir", str(bfcl_dir), "--json"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout)["lines"] > 0
+
+
+# (file content, expected fragment of the error message): each must exit with code 2 and name file:line
+BAD_INPUTS = [
+    ('{"id": "simple_python_0", "output": "[f()]"}\nnot json\n', ":2: invalid JSON"),  # malformed line 2
+    ('["simple_python_0", "[f()]"]\n', ":1: expected a JSON object, got list"),  # not an object
+    ('{"id": "simple_python_0"}\n', ":1: missing field 'output'"),  # no output
+    ('{"output": "[f()]"}\n', ":1: missing field 'id'"),  # no id
+    ('{"id": "simple_python_0", "output": null}\n', ":1: field 'output' must be a string, got NoneType"),
+    ('{"id": 3, "output": "x"}\n', ":1: field 'id' must be a string, got int"),
+    ('\n{"id": "multi_turn_base_0", "output": "[]"}\n', ":2: id 'multi_turn_base_0' is not a BFCL single-turn"),
+    ('{"id": "web_search_3", "output": "x"}\n', ":1: id 'web_search_3' is not a BFCL single-turn"),
+    ('{"id": "nonsense", "output": "x"}\n', ":1: id 'nonsense' is not a BFCL single-turn"),
+    ('{"id": "simple_python_0", "output": "x"}\n{"id": "simple_python_9999", "output": "x"}\n',
+     ":2: id 'simple_python_9999' not found in the BFCL data"),  # unknown id of a known category
+    ("\n\n", ": no output lines"),  # empty file
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("content", "fragment"), BAD_INPUTS)
+def test_bad_input_is_a_clear_error(content, fragment, bfcl_dir, tmp_path, capsys):
+    path = tmp_path / "outputs.jsonl"
+    path.write_text(content)
+    assert main(["--outputs", str(path), "--data-dir", str(bfcl_dir), "--format", "bfcl-prompt"]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}{fragment}" in err
+
+
+def test_missing_outputs_file(tmp_path, capsys):
+    assert main(["--outputs", str(tmp_path / "nope.jsonl")]) == 2
+    assert "nope.jsonl" in capsys.readouterr().err
+
+
+def test_missing_data_dir(tmp_path, capsys):
+    path = tmp_path / "o.jsonl"
+    path.write_text('{"id": "simple_python_0", "output": "x"}\n')
+    assert main(["--outputs", str(path), "--data-dir", str(tmp_path / "no_data")]) == 2
+    assert "BFCL data not found" in capsys.readouterr().err
