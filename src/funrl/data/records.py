@@ -132,6 +132,13 @@ class ReadItem:
         return self.rejection is None
 
 
+class SourceError(ValueError):
+    """A whole input cannot be read (missing or unreadable file, unknown dataset, unknown format).
+
+    Unlike `RecordError` this stops the run: the CLI prints the message and exits with a non-zero code.
+    """
+
+
 class RecordError(ValueError):
     """One bad record: raised inside a reader, turned into a `Rejection` by `read_source`.
 

@@ -1,0 +1,358 @@
+"""Pieces every reader shares: the per-record context, strict JSON / Python-literal decoding (P1, P2, P3, P9),
+tool-list preparation (S1, S3, S4) and the split of a dialog into one sample per assistant call step (M4, M5).
+
+A reader is a function `read_record(record: dict, ctx: ReadContext) -> list[Sample]` that raises
+`RecordError` for a bad record; `funrl.data.readers.read_source` turns that into a `Rejection`.
+
+Internal message shape (what readers build before `split_steps`): OpenAI-style dicts with roles
+`system` / `user` / `assistant` / `tool`; an assistant turn with calls carries
+`tool_calls: [{"id", "type": "function", "function": {"name", "arguments": {...}}}]` with `arguments` as an
+**object** (never a JSON string, data-validation.md §5 #1).
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from funrl.data.records import RecordError, add_audit, category_for, ground_truth_from_calls, where
+from funrl.schema import Sample, normalize_tools
+
+
+@dataclass
+class ReaderOptions:
+    """Per-source switches of the readers (the `prepare` recipe passes them through).
+
+    Args:
+        no_call_steps: M5: an assistant text turn that directly answers a user turn becomes a `no_call`
+            sample (target `[]`). Off by default; a text turn after a tool result never does.
+        default_makes_optional: S6 (xLAM): a parameter with a `default` but no `, optional` suffix counts as
+            optional. Off by default: only the suffix decides.
+        bfcl_categories: BFCL categories (names or groups, see `funrl.bfcl.expand_categories`) read when the
+            BFCL input is a data folder.
+    """
+
+    no_call_steps: bool = False
+    default_makes_optional: bool = False
+    bfcl_categories: str = "single_turn"
+
+
+@dataclass
+class ReadContext:
+    """What a reader knows about the record it reads: where it is from, the options, and the audit trail
+    of record-level repairs (copied into every sample built from the record)."""
+
+    source: str
+    fmt: str
+    origin: dict[str, Any]
+    options: ReaderOptions = field(default_factory=ReaderOptions)
+    from_arrow: bool = False
+    audit: list[dict[str, str]] = field(default_factory=list)
+    record_id: str = ""
+
+    def note(self, rule: str, action: str, detail: str) -> None:
+        self.audit.append({"rule": rule, "action": action, "detail": detail})
+
+    @property
+    def where(self) -> str:
+        return where(self.origin)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Record access
+
+
+def require(record: dict[str, Any], name: str, kinds: type | tuple[type, ...]) -> Any:
+    """`record[name]`, which must be present, not null and of one of `kinds`; else `RecordError("READ_FIELD")`."""
+    if name not in record or record[name] is None:
+        raise RecordError("READ_FIELD", "missing", field=name)
+    value = record[name]
+    if not isinstance(value, kinds):
+        names = kinds.__name__ if isinstance(kinds, type) else " or ".join(k.__name__ for k in kinds)
+        raise RecordError("READ_FIELD", f"expected {names}, got {type(value).__name__}", field=name)
+    return value
+
+
+def record_id(record: dict[str, Any], ctx: ReadContext) -> str:
+    """The record's own `id` when it has one, else its index in the input."""
+    rid = record.get("id")
+    if isinstance(rid, (str, int)) and not isinstance(rid, bool) and str(rid) != "":
+        return str(rid)
+    index = ctx.origin.get("index", ctx.origin.get("row"))
+    return f"{ctx.origin['split']}-{index}" if ctx.origin.get("split") else str(index)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Decoding
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def from_literal(value: Any, path: str) -> Any:
+    """Python literal -> JSON value (tuple -> list); sets, bytes, complex, non-finite floats rejected (P2)."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise RecordError("P2", f"non-finite number {value!r} at {path or 'top level'}")
+        return value
+    if isinstance(value, (list, tuple)):
+        return [from_literal(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise RecordError("P2", f"non-string key {key!r} at {path or 'top level'}")
+            out[key] = from_literal(item, f"{path}.{key}" if path else key)
+        return out
+    raise RecordError("P2", f"{type(value).__name__} value at {path or 'top level'} has no JSON equivalent")
+
+
+def loads(text: str, what: str, ctx: ReadContext, *, field: str, literal_ok: bool = True, code: str = "") -> Any:
+    """Decode call/schema text: JSON first (P1, duplicate keys rejected: P9), then only a Python-literal
+    parser (P2, audited as `parsed_as_python_literal`). Never rewrites quotes. `code` replaces the P1/P2
+    reason code of a failure (e.g. `"S1"` for a tool list)."""
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicate_keys)
+    except _DuplicateKey as dup:
+        raise RecordError("P9", f"{what}: duplicate key {dup.args[0]!r} in a JSON object", field=field) from None
+    except json.JSONDecodeError as exc:
+        json_error = f"{exc.msg} at column {exc.colno}"
+    if not literal_ok:
+        raise RecordError(code or "P1", f"{what} is not valid JSON ({json_error})", field=field)
+    try:
+        value = ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        detail = f"{what} is neither JSON ({json_error}) nor a Python literal"
+        raise RecordError(code or "P2", detail, field=field) from None
+    try:
+        value = from_literal(value, "")
+    except RecordError as err:
+        raise RecordError(code or "P2", f"{what}: {err.detail}", field=field) from None
+    ctx.note("P2", "repair", f"parsed_as_python_literal: {field} ({what}) is a Python literal, not JSON")
+    return value
+
+
+def decode_arguments(value: Any, ctx: ReadContext, *, field: str) -> dict[str, Any]:
+    """A call's `arguments`: an object, or a JSON string decoded once (P3); a string that decodes to another
+    string is double-encoded and decoded a second time (logged); null/missing becomes `{}` (C3, logged: the
+    validator's C4 still rejects it when the tool has required parameters). Anything else is rejected."""
+    if value is None:
+        ctx.note("C3", "repair", f"{field}: null arguments read as {{}}")
+        return {}
+    if isinstance(value, str):
+        decoded = loads(value, "arguments", ctx, field=field, literal_ok=False) if value.strip() else {}
+        if isinstance(decoded, str):
+            decoded = loads(decoded, "arguments (second decode)", ctx, field=field, literal_ok=False)
+            ctx.note("P3", "repair", f"{field}: double-encoded JSON string decoded twice")
+        value = decoded
+    if not isinstance(value, dict):
+        raise RecordError("P3", f"arguments must be an object, got {type(value).__name__}", field=field)
+    return value
+
+
+def decode_call(obj: Any, ctx: ReadContext, *, field: str) -> dict[str, Any]:
+    """`{"name": str, "arguments": obj-or-JSON-string}` -> `{"name", "arguments": dict}`; other keys dropped
+    and logged (C2), `parameters` accepted as the arguments key (ToolRL style, logged)."""
+    if not isinstance(obj, dict):
+        raise RecordError("C2", f"a call must be an object, got {type(obj).__name__}", field=field)
+    name = obj.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise RecordError("C2", "a call needs a non-empty string 'name'", field=f"{field}.name")
+    if "arguments" not in obj and "parameters" in obj:
+        ctx.note("C2", "repair", f"{field}: key 'parameters' read as 'arguments'")
+        raw_args = obj["parameters"]
+    else:
+        raw_args = obj.get("arguments")
+    extra = sorted(set(obj) - {"name", "arguments", "parameters", "id", "type"})
+    if extra:
+        ctx.note("C2", "repair", f"{field}: extra keys dropped: {', '.join(extra)}")
+    return {"name": name, "arguments": decode_arguments(raw_args, ctx, field=f"{field}.arguments")}
+
+
+def extract_json_values(text: str, start: int = 0) -> list[Any]:
+    """All JSON values written one after another in `text[start:]` (whitespace/commas between them)."""
+    decoder = json.JSONDecoder()
+    out, pos = [], start
+    while True:
+        while pos < len(text) and text[pos] in " \t\r\n,":
+            pos += 1
+        if pos >= len(text):
+            return out
+        value, pos = decoder.raw_decode(text, pos)
+        out.append(value)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Tools
+
+
+def _strip_nulls(value: Any) -> tuple[Any, int]:
+    """Drop null-valued keys recursively (Arrow pads struct columns with nulls, data-validation.md §5 #2)."""
+    if isinstance(value, dict):
+        out, dropped = {}, 0
+        for key, item in value.items():
+            if item is None:
+                dropped += 1
+                continue
+            out[key], n = _strip_nulls(item)
+            dropped += n
+        return out, dropped
+    if isinstance(value, list):
+        items = [_strip_nulls(v) for v in value]
+        return [v for v, _ in items], sum(n for _, n in items)
+    return value, 0
+
+
+def prepare_tools(tools: Any, ctx: ReadContext, *, field: str = "tools") -> list[dict[str, Any]]:
+    """A decoded tool list -> normalised JSON-schema function specs (`funrl.schema.normalize_tools`).
+
+    Logs S3 (OpenAI wrapper removed), S4 (`type: "dict"` -> `"object"`) and Arrow null padding removed.
+    Name checks (S2) and schema checks (S7-S10) are the validator's.
+    """
+    if not isinstance(tools, list):
+        raise RecordError("S1", f"the tool list must be a JSON list, got {type(tools).__name__}", field=field)
+    if ctx.from_arrow:
+        tools, dropped = _strip_nulls(tools)
+        if dropped:
+            ctx.note("S3", "repair", f"{field}: {dropped} null keys removed (Arrow struct padding)")
+    for i, tool in enumerate(tools):
+        if not isinstance(tool, dict):
+            raise RecordError("S1", f"tool {i} is a {type(tool).__name__}, not an object", field=f"{field}[{i}]")
+        if tool.get("type") == "function" and isinstance(tool.get("function"), dict):
+            ctx.note("S3", "repair", f"{field}[{i}]: {{type: function, function: ...}} wrapper removed")
+            tool = tool["function"]
+        params = tool.get("parameters")
+        if params is not None and not isinstance(params, dict):
+            raise RecordError("S4", "parameters must be an object", field=f"{field}[{i}].parameters")
+        if isinstance(params, dict) and str(params.get("type", "")).lower() == "dict":
+            ctx.note("S4", "repair", f"{field}[{i}] ({tool.get('name')}): parameters type 'dict' -> 'object'")
+    try:
+        return normalize_tools(tools)
+    except (AttributeError, TypeError) as exc:
+        raise RecordError("S4", f"tool schema cannot be normalised ({exc})", field=field) from None
+
+
+# ---------------------------------------------------------------------------------------------------
+# Messages and steps
+
+ROLE_MAP = {
+    "system": "system",
+    "user": "user",
+    "human": "user",
+    "assistant": "assistant",
+    "gpt": "assistant",
+    "tool": "tool",
+    "function": "tool",
+    "observation": "tool",
+    "ipython": "tool",
+}
+
+
+def map_role(role: Any, ctx: ReadContext, *, field: str) -> str:
+    """M1: source role names -> system/user/assistant/tool (unknown role: `RecordError("M1")`)."""
+    if not isinstance(role, str) or role.lower() not in ROLE_MAP:
+        raise RecordError("M1", f"unknown role {role!r}; known: {', '.join(ROLE_MAP)}", field=field)
+    return ROLE_MAP[role.lower()]
+
+
+def assistant_calls(calls: list[dict[str, Any]], content: str = "", step: int = 0) -> dict[str, Any]:
+    """An assistant message carrying `calls` as OpenAI-style `tool_calls` with object arguments and
+    deterministic ids `call_<step>_<j>` (M3)."""
+    return {
+        "role": "assistant",
+        "content": content,
+        "tool_calls": [
+            {
+                "id": f"call_{step}_{j}",
+                "type": "function",
+                "function": {"name": c["name"], "arguments": c["arguments"]},
+            }
+            for j, c in enumerate(calls)
+        ],
+    }
+
+
+def make_sample(
+    ctx: ReadContext,
+    messages: list[dict[str, Any]],
+    tools: list[dict[str, Any]],
+    calls: list[dict[str, Any]],
+    *,
+    step: int | None = None,
+    extra_meta: dict[str, Any] | None = None,
+    step_audit: list[dict[str, str]] | None = None,
+) -> Sample:
+    """Build one canonical sample with `meta` = origin, audit (record-level + this step's), format, target kind."""
+    sid = f"{ctx.source}-{ctx.record_id}" if step is None else f"{ctx.source}-{ctx.record_id}-s{step}"
+    meta: dict[str, Any] = {
+        "origin": dict(ctx.origin),
+        "source_format": ctx.fmt,
+        "target_kind": "call" if calls else "no_call",
+        "audit": copy.deepcopy(ctx.audit) + copy.deepcopy(step_audit or []),
+    }
+    if step is not None:
+        meta["step"] = step
+    meta.update(extra_meta or {})
+    return Sample(
+        id=sid,
+        messages=copy.deepcopy(messages),
+        tools=copy.deepcopy(tools),
+        ground_truth=ground_truth_from_calls(calls),
+        category=category_for(calls, len(tools)),
+        source=ctx.source,
+        meta=meta,
+    )
+
+
+def split_steps(
+    ctx: ReadContext,
+    messages: list[dict[str, Any]],
+    tools: list[dict[str, Any]],
+    extra_meta: dict[str, Any] | None = None,
+) -> list[Sample]:
+    """M4: one sample per assistant turn with calls, all earlier turns (calls and results included) as
+    context. M5 (option `no_call_steps`): an assistant text turn right after a user turn becomes a
+    `no_call` sample. A dialog with no step is a `RecordError("M4")`, never an empty result."""
+    samples: list[Sample] = []
+    n_steps = 0
+    for i, msg in enumerate(messages):
+        if msg["role"] != "assistant":
+            continue
+        calls = [
+            {"name": c["function"]["name"], "arguments": c["function"]["arguments"]}
+            for c in msg.get("tool_calls") or []
+        ]
+        if calls:
+            samples.append(make_sample(ctx, messages[:i], tools, calls, step=n_steps, extra_meta=extra_meta))
+            n_steps += 1
+        elif ctx.options.no_call_steps and i > 0 and messages[i - 1]["role"] == "user":
+            note = [
+                {"rule": "M5", "action": "split", "detail": f"assistant text turn {i} after a user turn -> no_call"}
+            ]
+            samples.append(
+                make_sample(ctx, messages[:i], tools, [], step=n_steps, extra_meta=extra_meta, step_audit=note)
+            )
+            n_steps += 1
+    if not samples:
+        hint = "" if ctx.options.no_call_steps else " (no-call steps are off: ReaderOptions.no_call_steps)"
+        raise RecordError("M4", f"the dialog has no assistant call step{hint}", field="conversation")
+    if len(samples) > 1:
+        for s in samples:
+            add_audit(s.meta, "M4", "split", f"dialog split into {len(samples)} steps; this is step {s.meta['step']}")
+    return samples
