@@ -1,0 +1,174 @@
+"""`funrl train`: FunRL (or plain GRPO) training of a function-calling policy on TRL's GRPOTrainer.
+
+One parser (TRL's `TrlParser`) fills three dataclasses, `FunRLScriptArguments` (data, rewards, prompt format),
+`FunRLConfig` (TRL's `GRPOConfig` + the entropy-enhanced advantage) and TRL's `ModelConfig` (model, dtype, LoRA),
+with the precedence dataclass default < recipe YAML < command line:
+
+    funrl train --config recipes/smoke/funrl.yaml                         # CPU smoke run, nothing to download
+    funrl train --config recipes/smoke/grpo.yaml --output_dir runs/grpo   # the plain GRPO baseline
+    funrl train --config recipe.yaml --resume_from_checkpoint last        # continue from the newest checkpoint
+    accelerate launch --config_file recipes/accelerate/zero3.yaml -m funrl.train --config recipe.yaml
+
+`model_name_or_path: funrl-tiny` (or `funrl-tiny:<size>[:<seed>]`) builds a random-weight tiny model locally
+(`funrl.tiny_model`); `dataset_name: toy` generates the built-in toy world (`funrl.toyworld`). LoRA: `use_peft: true`
+(+ `lora_r`, `lora_alpha`, `lora_target_modules`). Logging: `report_to: tensorboard` or `wandb`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from funrl.configs import FunRLConfig, FunRLScriptArguments
+
+TINY_MODEL = "funrl-tiny"
+DEFAULT_TOY_SIZE = 256
+
+
+def make_parser():
+    """The `TrlParser` over (`FunRLScriptArguments`, `FunRLConfig`, `ModelConfig`)."""
+    from trl import ModelConfig, TrlParser
+
+    return TrlParser((FunRLScriptArguments, FunRLConfig, ModelConfig), prog="funrl train")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Data
+
+
+def load_samples(script_args: FunRLScriptArguments) -> list:
+    """The training samples (`funrl.schema.Sample`) named by `dataset_name`, cut to `max_train_samples`.
+
+    `toy`: the toy world's `dataset_train_split`; an existing `.jsonl` file or a folder of them: canonical samples;
+    a folder written by `datasets.save_to_disk`, or any other value: a `datasets` dataset with canonical rows.
+    """
+    from funrl.schema import Sample, read_samples
+
+    name, limit = script_args.dataset_name, script_args.max_train_samples
+    if name == "toy":
+        from funrl.toyworld import generate
+
+        return generate(script_args.dataset_train_split, n=limit or DEFAULT_TOY_SIZE, seed=script_args.toy_seed)
+    path = Path(name)
+    if path.is_file():
+        samples = read_samples(path)
+    elif path.is_dir() and not any((path / marker).exists() for marker in ("dataset_dict.json", "state.json")):
+        files = sorted(path.glob("*.jsonl"))
+        if not files:
+            raise FileNotFoundError(f"dataset_name={name!r}: folder holds no *.jsonl file and no saved `datasets`")
+        samples = [s for file in files for s in read_samples(file)]
+    else:
+        import datasets
+
+        if path.is_dir():
+            data = datasets.load_from_disk(str(path))
+            if isinstance(data, datasets.DatasetDict):
+                data = data[script_args.dataset_train_split]
+        else:
+            data = datasets.load_dataset(name, script_args.dataset_config, split=script_args.dataset_train_split)
+        if limit is not None:
+            data = data.select(range(min(limit, len(data))))
+        samples = [Sample.from_dict(row, where=f"{name}[{i}]") for i, row in enumerate(data)]
+    if not samples:
+        raise ValueError(f"dataset_name={name!r}: no samples")
+    return samples[:limit] if limit is not None else samples
+
+
+def build_dataset(script_args: FunRLScriptArguments):
+    """A `datasets.Dataset` of GRPO rows (`funrl.template.to_rl_row`): each sample's tools rendered into its prompt."""
+    from datasets import Dataset
+
+    from funrl.template import to_rl_row
+
+    return Dataset.from_list([to_rl_row(s, script_args.prompt_format) for s in load_samples(script_args)])
+
+
+# ---------------------------------------------------------------------------------------------------
+# Model
+
+
+def resolve_model(model_name_or_path: str | None, script_args: FunRLScriptArguments, output_dir: str) -> str:
+    """The model path to load: `funrl-tiny[:<size>[:<seed>]]` is built (once) under `tiny_model_dir`."""
+    if not model_name_or_path:
+        raise ValueError("model_name_or_path is not set; give a model path/name, or `funrl-tiny` for the tiny model.")
+    if model_name_or_path != TINY_MODEL and not model_name_or_path.startswith(TINY_MODEL + ":"):
+        return model_name_or_path
+    from funrl.tiny_model import resolve_model_path
+
+    spec = TINY_MODEL + ":tiny" if model_name_or_path == TINY_MODEL else model_name_or_path
+    return resolve_model_path(spec, script_args.tiny_model_dir or str(Path(output_dir) / "tiny-model"))
+
+
+def _resume_arg(value: str | None, output_dir: str) -> str | bool | None:
+    """`--resume_from_checkpoint last` (or `true`) resumes from the newest checkpoint in `output_dir`."""
+    if value is None or value.lower() in ("", "none", "false"):
+        return None
+    if value.lower() in ("last", "true"):
+        from transformers.trainer_utils import get_last_checkpoint
+
+        last = get_last_checkpoint(output_dir) if Path(output_dir).is_dir() else None
+        if last is None:
+            raise FileNotFoundError(f"--resume_from_checkpoint {value}: no checkpoint-* folder in {output_dir}")
+        return last
+    if not Path(value).is_dir():
+        raise FileNotFoundError(f"--resume_from_checkpoint {value}: not a folder")
+    return value
+
+
+# ---------------------------------------------------------------------------------------------------
+# Training
+
+
+def build_trainer(script_args: FunRLScriptArguments, training_args: FunRLConfig, model_args: Any):
+    """Resolve the model, build the dataset and rewards, and return a ready `FunRLTrainer`."""
+    from trl import get_peft_config, get_quantization_config
+
+    from funrl.rewards import load_reward_funcs
+    from funrl.trainer import FunRLTrainer
+
+    with training_args.main_process_first(desc="building the tiny model"):
+        model_path = resolve_model(model_args.model_name_or_path, script_args, training_args.output_dir)
+    init_kwargs = {
+        "revision": model_args.model_revision,
+        "trust_remote_code": training_args.trust_remote_code,
+        "attn_implementation": model_args.attn_implementation,
+        "dtype": model_args.dtype,
+    }
+    quantization_config = get_quantization_config(model_args)
+    if quantization_config is not None:
+        from trl import get_kbit_device_map
+
+        init_kwargs.update(quantization_config=quantization_config, device_map=get_kbit_device_map())
+    training_args.model_init_kwargs = {**init_kwargs, **(training_args.model_init_kwargs or {})}
+    return FunRLTrainer(
+        model=model_path,
+        reward_funcs=load_reward_funcs(script_args.reward_funcs, fmt=script_args.prompt_format),
+        args=training_args,
+        train_dataset=build_dataset(script_args),
+        peft_config=get_peft_config(model_args),
+    )
+
+
+def train(script_args: FunRLScriptArguments, training_args: FunRLConfig, model_args: Any):
+    """Train, save the final model to `output_dir`, and return the trainer."""
+    resume = _resume_arg(training_args.resume_from_checkpoint, training_args.output_dir)
+    trainer = build_trainer(script_args, training_args, model_args)
+    trainer.train(resume_from_checkpoint=resume)
+    trainer.save_model(training_args.output_dir)
+    trainer.accelerator.print(f"funrl train: model saved to {training_args.output_dir}")
+    if hasattr(trainer, "end"):  # transformers >= 5.18: finish the trackers and the process group
+        trainer.end()
+    return trainer
+
+
+def main(argv: list[str] | None = None) -> int:
+    script_args, training_args, model_args = make_parser().parse_args_and_config(
+        list(sys.argv[1:] if argv is None else argv)
+    )
+    train(script_args, training_args, model_args)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
