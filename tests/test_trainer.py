@@ -1,0 +1,171 @@
+"""Trainer smoke tests on a tiny random-weight model, CPU only, a few steps each (report_to none).
+
+    .venv/bin/python -m pytest tests/test_trainer.py -q
+
+A random model almost never writes `<think>...</think>` nor earns the binary `funrl` reward, so the tests that need
+a learning signal use a reward that varies with the completion text (`_parity_reward`) and a think span that random
+text does contain (`THINK`): the span runs from the start of the completion (empty opening tag, as when the prompt
+opens the think block) to the first letter "e". Both only make the mechanics observable; the rewards and the
+template are tested in their own files.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+torch.set_num_threads(1)
+
+from datasets import Dataset  # noqa: E402
+from transformers import TrainerCallback  # noqa: E402
+from trl import GRPOConfig, GRPOTrainer  # noqa: E402
+
+from funrl.configs import FunRLConfig  # noqa: E402
+from funrl.template import to_rl_row  # noqa: E402
+from funrl.tiny_model import build_tiny_model  # noqa: E402
+from funrl.toyworld import generate  # noqa: E402
+from funrl.trainer import FunRLTrainer  # noqa: E402
+
+RECIPES = Path(__file__).resolve().parents[1] / "recipes"
+THINK = dict(entropy_adv_think_start="", entropy_adv_think_end="e")
+# Shrunk settings, each commented as in TRL's tests.
+SMALL = dict(
+    per_device_train_batch_size=8,  # 2 prompts x 4 generations
+    num_generations=4,  # smallest group that gives varied rewards
+    max_completion_length=16,  # short completions keep a step well under a second
+    max_steps=2,  # two optimizer steps
+    learning_rate=1e-2,  # large, so that every parameter visibly moves in two steps
+    lr_scheduler_type="constant",
+    loss_type="grpo",  # the paper's objective
+    beta=0.001,  # exercise the KL term and its metric
+    logging_steps=1,  # a log entry per step
+    save_strategy="no",
+    report_to="none",
+    bf16=False,  # CPU
+    gradient_checkpointing=False,  # tiny model: recomputation only costs time
+    seed=0,
+)
+
+
+def _parity_reward(completions, log_extra=None, **kwargs):
+    """1.0 when the completion has an even number of characters: varies across a group of random completions."""
+    texts = [c[0]["content"] if isinstance(c, list) else c for c in completions]
+    rewards = [float(len(t) % 2 == 0) for t in texts]
+    if log_extra is not None:  # report reasons the way funrl.rewards does
+        log_extra("_parity_reward_reason", ["ok" if r else "length:odd" for r in rewards])
+    return rewards
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    return str(build_tiny_model(tmp_path_factory.mktemp("tiny"), size="tiny", seed=0))
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    return Dataset.from_list([to_rl_row(s) for s in generate("train", n=16, seed=0)])
+
+
+def _train(model_dir, dataset, tmp_path, trainer_cls=FunRLTrainer, **overrides):
+    config_cls = FunRLConfig if trainer_cls is FunRLTrainer else GRPOConfig
+    args = config_cls(output_dir=str(tmp_path / "out"), **{**SMALL, **overrides})
+    trainer = trainer_cls(model=model_dir, reward_funcs=[_parity_reward], args=args, train_dataset=dataset)
+    before = {n: p.detach().clone() for n, p in trainer.model.named_parameters()}
+    trainer.train()
+    after = {n: p.detach().clone() for n, p in trainer.model.named_parameters()}
+    steps = [h for h in trainer.state.log_history if "loss" in h]
+    return trainer, before, after, steps
+
+
+def test_train_logs_and_updates(model_dir, dataset, tmp_path):
+    trainer, before, after, steps = _train(model_dir, dataset, tmp_path, **THINK)
+    assert len(steps) == 2
+    for log in steps:
+        assert not math.isnan(log["loss"])
+        for key in ("reward", "reward_std", "kl", "entropy", "entropy_adv/bonus_mean", "entropy_adv/cap_frac"):
+            assert key in log, key
+        assert "entropy_adv/cot_entropy" in log and "entropy_adv/think_frac" in log
+        assert "failures/_parity_reward/length/odd" in log  # counts of the reward's failure reasons
+        assert float(log["failures/_parity_reward/length/odd"]).is_integer()
+    # the bonus acted: some rollouts had a span, and a span's bonus is positive where A != 0
+    assert any(log["entropy_adv/think_frac"] > 0 for log in steps)
+    assert any(log["entropy_adv/bonus_mean"] > 0 for log in steps)
+    for name, param in before.items():
+        assert not torch.equal(param, after[name]), f"parameter {name} did not change"
+
+
+def test_smoke_recipe_settings_on_the_funrl_reward(model_dir, dataset, tmp_path):
+    """The binary funrl reward runs inside the trainer and reports why the random model's rollouts scored 0."""
+    from funrl.rewards import load_reward_funcs
+
+    args = FunRLConfig(output_dir=str(tmp_path / "out"), **{**SMALL, "max_steps": 1})
+    trainer = FunRLTrainer(
+        model=model_dir, reward_funcs=load_reward_funcs(["funrl"]), args=args, train_dataset=dataset
+    )
+    trainer.train()
+    log = trainer.state.log_history[0]
+    failures = {k: v for k, v in log.items() if k.startswith("failures/funrl_reward/")}
+    # every rollout that scored 0 is counted under one reason
+    assert sum(failures.values()) == pytest.approx(8 * (1 - log["reward"]))
+    assert "entropy_adv/bonus_mean" in log
+
+
+@pytest.mark.parametrize(
+    "overrides, same",
+    [
+        (dict(entropy_adv_alpha=0.0), True),  # alpha = 0: exactly GRPO
+        (dict(use_entropy_adv=False), True),  # the switch off: exactly GRPO
+        (dict(entropy_adv_alpha=0.4), False),  # the bonus on: differs (so this comparison can fail)
+    ],
+)
+def test_alpha_zero_equals_plain_grpo(model_dir, dataset, tmp_path, overrides, same):
+    _, _, grpo_after, grpo_steps = _train(model_dir, dataset, tmp_path / "grpo", trainer_cls=GRPOTrainer)
+    _, _, funrl_after, funrl_steps = _train(model_dir, dataset, tmp_path / "funrl", **THINK, **overrides)
+    assert [s["reward"] for s in grpo_steps] == [s["reward"] for s in funrl_steps]  # same rollouts
+    equal = all(torch.equal(grpo_after[n], funrl_after[n]) for n in grpo_after)
+    assert equal is same
+    if same:
+        assert [s["loss"] for s in grpo_steps] == [s["loss"] for s in funrl_steps]
+
+
+class _StopAt(TrainerCallback):
+    """Stops training after step `n` (after its checkpoint is written), as a killed run would leave it."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step >= self.n:
+            control.should_training_stop = True
+
+
+def test_resume_from_checkpoint(tmp_path):
+    """The smoke recipe, stopped at its step-2 checkpoint, continues from step 2 with --resume_from_checkpoint."""
+    from funrl.train import build_trainer, main, make_parser
+
+    argv = [
+        "--config", str(RECIPES / "smoke" / "funrl.yaml"),
+        "--output_dir", str(tmp_path / "run"),
+        "--tiny_model_dir", str(tmp_path / "models"),
+        "--max_steps", "4",
+        "--save_strategy", "steps",
+        "--save_steps", "2",
+        "--max_completion_length", "16",
+    ]  # fmt: skip
+    script_args, training_args, model_args = make_parser().parse_args_and_config(argv)
+    first = build_trainer(script_args, training_args, model_args)
+    first.add_callback(_StopAt(2))
+    first.train()
+    assert first.state.global_step == 2
+    assert (tmp_path / "run" / "checkpoint-2").is_dir()
+    assert not (tmp_path / "run" / "checkpoint-4").exists()
+
+    assert main(argv + ["--resume_from_checkpoint", "last"]) == 0
+    state = json.loads((tmp_path / "run" / "checkpoint-4" / "trainer_state.json").read_text())
+    assert state["global_step"] == 4
+    # the log history restored from checkpoint-2 continues with steps 3 and 4
+    assert [h["step"] for h in state["log_history"] if "loss" in h] == [1, 2, 3, 4]
