@@ -203,8 +203,20 @@ def _retry_after(exc: BaseException) -> float | None:
     try:
         return max(0.0, float(value))
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+        try:
+            parsed = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        return max(0.0, parsed.timestamp() - time.time())
+
+
+def backoff_wait(config: JudgeConfig, attempt: int, exc: BaseException) -> float:
+    """Seconds to wait before retry number `attempt` (1-based): jittered exponential backoff
+    (`backoff_s * 2**(attempt-1)`, times a factor in [0.5, 1]), at least the server's `Retry-After`
+    (or `retry-after-ms`), never more than `backoff_max_s`."""
+    backoff = min(config.backoff_max_s, config.backoff_s * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+    hint = _retry_after(exc)
+    return min(config.backoff_max_s, max(backoff, hint)) if hint is not None else backoff
 
 
 def _failure_kind(exc: BaseException) -> str | None:
@@ -273,12 +285,6 @@ class _Judge:
                 payload[name] = value
         return payload
 
-    def _wait_s(self, attempt: int, exc: BaseException) -> float:
-        c = self.config
-        backoff = min(c.backoff_max_s, c.backoff_s * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
-        hint = _retry_after(exc)
-        return min(c.backoff_max_s, max(backoff, hint)) if hint is not None else backoff
-
     async def _call(self, payload: dict[str, Any], usage: _Usage) -> dict[str, Any]:
         """One answer from the endpoint, with retries (tenacity) on transient failures."""
         import openai
@@ -291,7 +297,7 @@ class _Judge:
 
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.config.max_retries + 1),
-            wait=lambda state: self._wait_s(state.attempt_number, state.outcome.exception()),
+            wait=lambda state: backoff_wait(self.config, state.attempt_number, state.outcome.exception()),
             retry=retry_if_exception(lambda exc: _failure_kind(exc) is not None),
             before_sleep=before_sleep,
             reraise=True,
