@@ -324,6 +324,12 @@ def call_perturbations(calls, sample) -> dict[str, list]:
         calls, lambda v: type(v) is str and v.isidentifier() and v not in ("None", "True", "False"), lambda v: Raw(v)
     )
     out["none_value"] = _edit(calls, lambda v: True, lambda v: Raw("None"))
+    out["empty_list_value"] = _edit(calls, lambda v: type(v) is list and v, lambda v: [])
+    out["str_no_spaces"] = _edit(calls, lambda v: _is_str(v) and " " in v, lambda v: v.replace(" ", ""))
+    out["call_value"] = _edit(calls, _is_str, lambda v: Raw("datetime.now()"))
+    out["kw_call_value"] = _edit(calls, lambda v: type(v) is dict, lambda v: Raw(f"dict(zzqx={v!r})"))
+    if "." in name0:
+        out["name_dots_to_underscores"] = [(name0.replace(".", "_"), params0)] + calls[1:]
     return {k: v for k, v in out.items() if v is not None}
 
 
@@ -336,8 +342,10 @@ def _relevance_outputs(sample) -> list[tuple[str, str]]:
     name = docs[0]["name"] if docs else "f"
     props = list((docs[0].get("parameters") or {}).get("properties") or {}) if docs else []
     arg = f"{props[0]}='x'" if props else ""
+    no_call = "None of the provided functions can be used to answer this question."
     return [
-        ("gt", "None of the provided functions can be used to answer this question."),
+        ("gt", no_call if "irrelevance" in sample.category else f"[{name}()]"),
+        ("no_call_text", no_call),
         ("empty_output", ""),
         ("empty_list", "[]"),
         ("call_no_args", f"[{name}()]"),
@@ -358,10 +366,13 @@ def _relevance_outputs(sample) -> list[tuple[str, str]]:
 def outputs_for(sample, fmt: str = "prompt") -> list[tuple[str, str]]:
     """`[(kind, output_text)]` for one BFCL entry, in a fixed order."""
     if "relevance" in sample.category:
+        no_call = "None of the provided functions can be used to answer this question."
         outs = _relevance_outputs(sample)
         if fmt == "qwen_fc":
-            outs = [(k, v) for k, v in outs if k in ("gt", "empty_output", "fc_block", "empty_list")]
-            outs.append(("fc_no_newline", outs[2][1].replace("\n", "")))
+            fc_block = dict(outs)["fc_block"]
+            outs = [("gt", no_call if "irrelevance" in sample.category else fc_block)]
+            outs += [(k, v) for k, v in _relevance_outputs(sample) if k in ("empty_output", "fc_block", "empty_list")]
+            outs.append(("fc_no_newline", fc_block.replace("\n", "")))
         return outs
     calls = concrete_calls(sample)
     perturbed = call_perturbations(calls, sample)
