@@ -32,6 +32,7 @@ from funrl.trainer import FunRLTrainer  # noqa: E402
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 THINK = dict(entropy_adv_think_start="", entropy_adv_think_end="e")
+THINK_ARGS = ("--entropy_adv_think_start", "", "--entropy_adv_think_end", "e")
 # Shrunk settings, each commented as in TRL's tests.
 SMALL = dict(
     per_device_train_batch_size=8,  # 2 prompts x 4 generations
@@ -46,7 +47,7 @@ SMALL = dict(
     save_strategy="no",
     report_to="none",
     bf16=False,  # CPU
-    gradient_checkpointing=False,  # tiny model: recomputation only costs time
+    activation_checkpointing=False,  # tiny model: recomputation only costs time (TRL default: on)
     seed=0,
 )
 
@@ -169,3 +170,53 @@ def test_resume_from_checkpoint(tmp_path):
     assert state["global_step"] == 4
     # the log history restored from checkpoint-2 continues with steps 3 and 4
     assert [h["step"] for h in state["log_history"] if "loss" in h] == [1, 2, 3, 4]
+
+
+def _smoke_argv(tmp_path, *extra):
+    return [
+        "--config", str(RECIPES / "smoke" / "funrl.yaml"),
+        "--output_dir", str(tmp_path / "run"),
+        "--tiny_model_dir", str(tmp_path / "models"),
+        "--max_completion_length", "16",
+        *extra,
+    ]  # fmt: skip
+
+
+def test_lora_trains_only_the_adapters(tmp_path):
+    """`use_peft` wraps the policy in LoRA adapters: they move, the base weights do not."""
+    from funrl.train import build_trainer, make_parser
+
+    argv = _smoke_argv(
+        tmp_path,
+        *("--use_peft", "true", "--lora_r", "4", "--lora_alpha", "8", "--lora_target_modules", "q_proj", "v_proj"),
+        *("--reward_funcs", "test_trainer._parity_reward", "--learning_rate", "1e-2", "--max_steps", "2"),
+        *THINK_ARGS,
+    )
+    trainer = build_trainer(*make_parser().parse_args_and_config(argv))
+    before = {n: p.detach().clone() for n, p in trainer.model.named_parameters()}
+    trainable = {n for n, p in trainer.model.named_parameters() if p.requires_grad}
+    assert trainable and all("lora_" in n for n in trainable)
+    trainer.train()
+    for name, param in trainer.model.named_parameters():
+        changed = not torch.equal(before[name], param.detach())
+        assert changed is (name in trainable), name
+
+
+def test_tensorboard_gets_the_metrics(tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from funrl.train import main
+
+    assert main(_smoke_argv(tmp_path, "--max_steps", "1", "--report_to", "tensorboard")) == 0
+    events = EventAccumulator(str(next((tmp_path / "run").rglob("events.out.tfevents.*")).parent))
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    for tag in (
+        "train/reward",
+        "train/kl",
+        "train/entropy",
+        "train/entropy_adv/bonus_mean",
+        "train/entropy_adv/cap_frac",
+    ):
+        assert tag in tags, (tag, sorted(tags))
