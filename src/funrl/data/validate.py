@@ -375,7 +375,7 @@ class Validator:
                     )
 
     def _check_target(self, sample: Sample, findings: list[Finding]) -> None:
-        from funrl.data.rules_target import check_target_text, check_roundtrip
+        from funrl.data.rules_target import check_roundtrip, check_target_text
 
         text = sample.meta.get("target_text")
         if isinstance(text, str):
