@@ -24,7 +24,8 @@ def read_record(record: dict[str, Any], ctx: ReadContext) -> list[Sample]:
     except SchemaError as exc:
         text = str(exc)
         field = text.split("field '", 1)[1].split("'", 1)[0] if "field '" in text else None
-        raise RecordError("READ_FIELD", text.split(": ", 1)[-1], field=field) from None
+        detail = "missing" if "missing field" in text else text.split(": ", 1)[-1]
+        raise RecordError("READ_FIELD", detail, field=field) from None
     try:
         sample.tools = normalize_tools(sample.tools)
     except (AttributeError, TypeError) as exc:

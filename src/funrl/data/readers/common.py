@@ -78,12 +78,12 @@ def require(record: dict[str, Any], name: str, kinds: type | tuple[type, ...]) -
 
 
 def record_id(record: dict[str, Any], ctx: ReadContext) -> str:
-    """The record's own `id` when it has one, else its index in the input."""
+    """The record's own `id` when it has one, else its index in the input (prefixed by the split, if any)."""
     rid = record.get("id")
-    if isinstance(rid, (str, int)) and not isinstance(rid, bool) and str(rid) != "":
-        return str(rid)
-    index = ctx.origin.get("index", ctx.origin.get("row"))
-    return f"{ctx.origin['split']}-{index}" if ctx.origin.get("split") else str(index)
+    if not (isinstance(rid, (str, int)) and not isinstance(rid, bool) and str(rid) != ""):
+        rid = ctx.origin.get("index", ctx.origin.get("row"))
+    # rows of a DatasetDict: the split keeps ids unique across splits
+    return f"{ctx.origin['split']}-{rid}" if ctx.origin.get("split") else str(rid)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -148,9 +148,10 @@ def loads(text: str, what: str, ctx: ReadContext, *, field: str, literal_ok: boo
     return value
 
 
-def decode_arguments(value: Any, ctx: ReadContext, *, field: str) -> dict[str, Any]:
+def decode_arguments(value: Any, ctx: ReadContext, *, field: str, wire_string: bool = False) -> dict[str, Any]:
     """A call's `arguments`: an object, or a JSON string decoded once (P3); a string that decodes to another
-    string is double-encoded and decoded a second time (logged); null/missing becomes `{}` (C3, logged: the
+    string is double-encoded and decoded a second time (logged). A single decode is logged too unless
+    `wire_string` says the format sends arguments as strings (OpenAI). Null/missing becomes `{}` (C3, logged: the
     validator's C4 still rejects it when the tool has required parameters). Anything else is rejected."""
     if value is None:
         ctx.note("C3", "repair", f"{field}: null arguments read as {{}}")
@@ -160,13 +161,15 @@ def decode_arguments(value: Any, ctx: ReadContext, *, field: str) -> dict[str, A
         if isinstance(decoded, str):
             decoded = loads(decoded, "arguments (second decode)", ctx, field=field, literal_ok=False)
             ctx.note("P3", "repair", f"{field}: double-encoded JSON string decoded twice")
+        elif not wire_string:
+            ctx.note("P3", "repair", f"{field}: arguments given as a JSON string, decoded once")
         value = decoded
     if not isinstance(value, dict):
         raise RecordError("P3", f"arguments must be an object, got {type(value).__name__}", field=field)
     return value
 
 
-def decode_call(obj: Any, ctx: ReadContext, *, field: str) -> dict[str, Any]:
+def decode_call(obj: Any, ctx: ReadContext, *, field: str, wire_string: bool = False) -> dict[str, Any]:
     """`{"name": str, "arguments": obj-or-JSON-string}` -> `{"name", "arguments": dict}`; other keys dropped
     and logged (C2), `parameters` accepted as the arguments key (ToolRL style, logged)."""
     if not isinstance(obj, dict):
@@ -182,7 +185,8 @@ def decode_call(obj: Any, ctx: ReadContext, *, field: str) -> dict[str, Any]:
     extra = sorted(set(obj) - {"name", "arguments", "parameters", "id", "type"})
     if extra:
         ctx.note("C2", "repair", f"{field}: extra keys dropped: {', '.join(extra)}")
-    return {"name": name, "arguments": decode_arguments(raw_args, ctx, field=f"{field}.arguments")}
+    arguments = decode_arguments(raw_args, ctx, field=f"{field}.arguments", wire_string=wire_string)
+    return {"name": name, "arguments": arguments}
 
 
 def extract_json_values(text: str, start: int = 0) -> list[Any]:

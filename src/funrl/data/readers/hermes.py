@@ -43,10 +43,10 @@ _RESPONSE = re.compile(r"<tool_response>(.*?)</tool_response>", re.DOTALL)
 
 
 def extract_tools(system: str, ctx: ReadContext, *, field: str) -> list[Any]:
-    match = _TOOLS.search(system)
-    if match is None:
-        raise RecordError("S1", "no <tools>...</tools> block in the system turn", field=field)
-    text = match.group(1).strip()
+    # the prose often mentions the tags ("within <tools></tools> XML tags"): take the first non-empty block
+    text = next((m.group(1).strip() for m in _TOOLS.finditer(system) if m.group(1).strip()), None)
+    if text is None:
+        raise RecordError("S1", "no non-empty <tools>...</tools> block in the system turn", field=field)
     try:
         values = extract_json_values(text)
     except json.JSONDecodeError:

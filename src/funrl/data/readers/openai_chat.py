@@ -58,7 +58,7 @@ def _assistant(msg: dict[str, Any], i: int, ctx: ReadContext) -> dict[str, Any]:
         cfield = f"{field}.tool_calls[{j}]"
         if not isinstance(raw, dict) or not isinstance(raw.get("function"), dict):
             raise RecordError("C2", "a tool call must be {id, type, function: {name, arguments}}", field=cfield)
-        call = decode_call(raw["function"], ctx, field=f"{cfield}.function")
+        call = decode_call(raw["function"], ctx, field=f"{cfield}.function", wire_string=True)
         call_id = raw.get("id")
         if not isinstance(call_id, str) or not call_id:
             call_id = f"call_{i}_{j}"
