@@ -112,9 +112,9 @@ def time_funrl(rows: list[dict], data_dir: str, repeat: int, batch: int) -> tupl
     samples = {s.id: s for s in load_bfcl(data_dir, sorted({r["category"] for r in rows}))}
     # training-style columns: JSON strings, one object per dataset row, repeated for each completion
     columns = {i: (json.dumps(s.ground_truth), json.dumps(s.tools), s.category) for i, s in samples.items()}
-    reward = get_ast_match_reward("bfcl-prompt")
     reward_times, check_times, verdicts = [], [], []
     for _ in range(repeat):
+        reward = get_ast_match_reward("bfcl-prompt")  # fresh each run: nothing cached from the previous one
         t0 = time.perf_counter()
         results = []
         for start in range(0, len(rows), batch):

@@ -31,6 +31,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from funrl.calls import FORMATS, check_output, parse_calls
 from funrl.schema import Sample
 
 REWARD_KINDS = ("funrl", "format", "ast_match")
@@ -95,8 +96,6 @@ def _format_reason(reason: str | None) -> str:
 
 def _score(text: str, sample: Sample, fmt: str, kind: str) -> tuple[float, str]:
     """(reward, reason) of one completion for a reward `kind` (see `REWARD_KINDS`)."""
-    from funrl.calls import check_output, parse_calls
-
     if kind in ("funrl", "format"):
         language = "python" if "relevance" in sample.category else sample.language
         parsed = parse_calls(text, fmt, language)
@@ -169,8 +168,6 @@ class CallReward:
     def __init__(self, kind: str = "funrl", fmt: str = DEFAULT_FORMAT):
         if kind not in REWARD_KINDS:
             raise ValueError(f"unknown reward kind {kind!r}; valid: {', '.join(REWARD_KINDS)}")
-        from funrl.calls import FORMATS
-
         if fmt not in FORMATS:
             raise ValueError(f"unknown output format {fmt!r}; valid: {', '.join(FORMATS)}")
         self.kind, self.fmt = kind, fmt
