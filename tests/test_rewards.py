@@ -128,6 +128,8 @@ REASON_CASES = [
     (T("[get_weather(city='Rome')]"), WEATHER, "simple", "value_error:string"),
     (T("[get_weather(city='Paris')]"), [], "irrelevance", "irrelevance_error:decoder_success"),
     (T("[]"), [], "live_relevance", "relevance_error:decoder_failed"),
+    # Java / JavaScript are refused by the matcher: the reason says so instead of blaming the template
+    (T("[get_weather(city='Paris')]"), WEATHER, "simple_java", "unsupported_language"),
     (T("[get_weather(city='Paris')]"), WEATHER, "simple", "ok"),
 ]
 

@@ -99,6 +99,8 @@ def _score(text: str, sample: Sample, fmt: str, kind: str) -> tuple[float, str]:
     if kind in ("funrl", "format"):
         language = "python" if "relevance" in sample.category else sample.language
         parsed = parse_calls(text, fmt, language)
+        if parsed.reason == "unsupported_language":  # Java / JavaScript: refused, not a template error
+            return 0.0, "unsupported_language"
         if not parsed.format_ok:
             return 0.0, _format_reason(parsed.reason)
         if kind == "format":
