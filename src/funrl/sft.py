@@ -1,0 +1,240 @@
+"""`funrl sft`: SFT warm-up with TRL's SFTTrainer on samples rendered in the FunRL template.
+
+For models that do not yet emit the format: every sample becomes a conversational prompt/completion row
+(`funrl.template.to_sft_row`, the same prompt the RL trainer and the evaluator use), so the loss covers the assistant
+completion only (TRL's `completion_only_loss`). One `TrlParser` fills `SFTScriptArguments` (data, format, wall-clock
+budget), TRL's `SFTConfig` and `ModelConfig`: dataclass default < recipe YAML < command line.
+
+    funrl sft --config recipes/smoke/sft.yaml                               # CPU smoke run, nothing to download
+    funrl sft --config recipes/smoke/sft.yaml --max_time_s 180 --output_dir runs/sft
+    accelerate launch -m funrl.sft --config recipe.yaml
+
+`model_name_or_path: funrl-tiny[:<size>[:<seed>]]` builds a random-weight tiny model (`funrl.tiny_model`);
+`dataset_name: toy` generates the toy world (`funrl.toyworld`), otherwise a canonical JSONL file or folder (the
+`train.jsonl` of `funrl prepare`) or a `datasets` name/path. `max_time_s` stops training after that many seconds
+of training (with a large `max_steps` and a constant schedule this is an equal-compute budget); the model and
+tokenizer are saved to `output_dir` with `sft_summary.json` (steps, seconds, whether the budget stopped it).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from funrl.schema import base_category
+from funrl.template import FORMATS
+
+
+@dataclass
+class SFTScriptArguments:
+    """
+    What `funrl sft` trains on. Field names match `funrl train`'s `FunRLScriptArguments`, so one recipe vocabulary
+    serves both.
+
+    Parameters:
+        dataset_name (`str`, *optional*, defaults to `"toy"`):
+            `"toy"` (the built-in toy world), a canonical JSONL file or a folder of them, or a `datasets` name/path
+            with canonical rows.
+        dataset_config (`str` or `None`, *optional*):
+            `datasets` configuration name.
+        dataset_train_split (`str`, *optional*, defaults to `"train"`):
+            Split to train on (toy: `"train"` or `"heldout"`).
+        max_train_samples (`int` or `None`, *optional*):
+            Keep the first N samples (toy: how many to generate, default 256).
+        toy_seed (`int`, *optional*, defaults to `0`):
+            Seed of the toy world generator.
+        prompt_format (`str`, *optional*, defaults to `"funrl"`):
+            Template of `funrl.template` for prompts and targets: `funrl`, `bfcl-prompt` or `qwen-fc`.
+        max_time_s (`float` or `None`, *optional*):
+            Wall-clock budget in seconds of training; training stops at the first step end past it.
+        tiny_model_dir (`str` or `None`, *optional*):
+            Where `model_name_or_path: funrl-tiny` builds its model (default `<output_dir>/tiny-model`).
+    """
+
+    dataset_name: str = field(
+        default="toy",
+        metadata={"help": "'toy' (built-in toy world), a canonical JSONL file or folder, or a `datasets` name/path."},
+    )
+    dataset_config: str | None = field(default=None, metadata={"help": "`datasets` configuration name."})
+    dataset_train_split: str = field(
+        default="train", metadata={"help": "Split to train on (toy: 'train' or 'heldout')."}
+    )
+    max_train_samples: int | None = field(
+        default=None, metadata={"help": "Keep the first N samples (toy: how many to generate; default 256)."}
+    )
+    toy_seed: int = field(default=0, metadata={"help": "Seed of the toy world generator (dataset_name: toy)."})
+    prompt_format: str = field(
+        default="funrl", metadata={"help": f"Prompt/target template of funrl.template: {', '.join(FORMATS)}."}
+    )
+    max_time_s: float | None = field(
+        default=None,
+        metadata={"help": "Wall-clock training budget in seconds (stop at the first step end past it); unset: none."},
+    )
+    tiny_model_dir: str | None = field(
+        default=None,
+        metadata={
+            "help": "Where `model_name_or_path: funrl-tiny` builds its model (default <output_dir>/tiny-model)."
+        },
+    )
+
+    def __post_init__(self):
+        if self.prompt_format not in FORMATS:
+            raise ValueError(f"prompt_format={self.prompt_format!r}; valid formats: {', '.join(FORMATS)}")
+        if self.max_time_s is not None and self.max_time_s <= 0:
+            raise ValueError(f"max_time_s={self.max_time_s} must be > 0, or unset for no budget.")
+        if self.max_train_samples is not None and self.max_train_samples < 1:
+            raise ValueError(f"max_train_samples={self.max_train_samples} must be >= 1, or unset to keep all.")
+
+
+def make_parser():
+    """The `TrlParser` over (`SFTScriptArguments`, `SFTConfig`, `ModelConfig`)."""
+    from trl import ModelConfig, SFTConfig, TrlParser
+
+    return TrlParser((SFTScriptArguments, SFTConfig, ModelConfig), prog="funrl sft")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Wall-clock budget
+
+
+def make_time_budget_callback(max_time_s: float):
+    """A `TrainerCallback` that sets `control.should_training_stop` at the first step end `max_time_s` seconds after
+    training began. Under several processes rank 0's clock decides and is broadcast, so all ranks stop together."""
+    from transformers import TrainerCallback
+
+    class TimeBudgetCallback(TrainerCallback):
+        def __init__(self):
+            self.start: float | None = None
+            self.stopped = False
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.start = time.monotonic()
+
+        def on_step_end(self, args, state, control, **kwargs):
+            over = time.monotonic() - (self.start or time.monotonic()) >= max_time_s
+            import torch.distributed as dist
+
+            if dist.is_available() and dist.is_initialized():
+                import torch
+
+                flag = torch.tensor([int(over)], device=args.device)
+                dist.broadcast(flag, src=0)
+                over = bool(flag.item())
+            if over:
+                self.stopped = True
+                control.should_training_stop = True
+            return control
+
+    return TimeBudgetCallback()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Data
+
+
+def build_dataset(script_args: SFTScriptArguments):
+    """A `datasets.Dataset` of conversational prompt/completion rows (`funrl.template.to_sft_row`).
+
+    Relevance samples (any call is right, no ground-truth call to imitate) cannot be targets: they are left out
+    and counted in a printed note.
+    """
+    from datasets import Dataset
+
+    from funrl.template import to_sft_row
+    from funrl.train import load_samples
+
+    samples = load_samples(script_args)
+    kept = [s for s in samples if s.ground_truth or base_category(s.category) != "relevance"]
+    if len(kept) < len(samples):
+        print(f"funrl sft: left out {len(samples) - len(kept)} relevance samples (no ground-truth call to imitate)")
+    if not kept:
+        raise ValueError(f"dataset_name={script_args.dataset_name!r}: no sample with a target to train on")
+    rows = []
+    for sample in kept:
+        row = to_sft_row(sample, script_args.prompt_format)
+        rows.append({"prompt": row["prompt"], "completion": row["completion"]})
+    return Dataset.from_list(rows)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Training
+
+
+def build_trainer(script_args: SFTScriptArguments, training_args: Any, model_args: Any):
+    """Resolve the model, build the dataset, and return a ready `trl.SFTTrainer` (with the time budget, if any)."""
+    from transformers import AutoTokenizer
+    from trl import SFTTrainer, get_peft_config
+
+    from funrl.train import resolve_model
+
+    with training_args.main_process_first(desc="building the tiny model"):
+        model_path = resolve_model(model_args.model_name_or_path, script_args, training_args.output_dir)
+    tokenizer = AutoTokenizer.from_pretrained(
+        model_path, revision=model_args.model_revision, trust_remote_code=training_args.trust_remote_code
+    )
+    if tokenizer.chat_template is None and training_args.chat_template_path is None:
+        raise ValueError(
+            f"the tokenizer of {model_path!r} has no chat template: use an instruct/chat model, `funrl-tiny`, or set "
+            "`chat_template_path` in the recipe."
+        )
+    init_kwargs = {
+        "revision": model_args.model_revision,
+        "trust_remote_code": training_args.trust_remote_code,
+        "attn_implementation": model_args.attn_implementation,
+        "dtype": model_args.dtype,
+    }
+    training_args.model_init_kwargs = {
+        **{k: v for k, v in init_kwargs.items() if v is not None},
+        **(training_args.model_init_kwargs or {}),
+    }
+    callbacks = [make_time_budget_callback(script_args.max_time_s)] if script_args.max_time_s else []
+    return SFTTrainer(
+        model=model_path,
+        args=training_args,
+        train_dataset=build_dataset(script_args),
+        processing_class=tokenizer,
+        peft_config=get_peft_config(model_args),
+        callbacks=callbacks,
+    )
+
+
+def train(script_args: SFTScriptArguments, training_args: Any, model_args: Any):
+    """Train, save model + tokenizer + `sft_summary.json` to `output_dir`, and return the trainer."""
+    trainer = build_trainer(script_args, training_args, model_args)
+    start = time.monotonic()
+    result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    seconds = time.monotonic() - start
+    trainer.save_model(training_args.output_dir)
+    budget = next((cb for cb in trainer.callback_handler.callbacks if hasattr(cb, "stopped")), None)
+    summary = {
+        "global_step": trainer.state.global_step,
+        "train_seconds": round(seconds, 3),
+        "train_loss": result.training_loss,
+        "max_time_s": script_args.max_time_s,
+        "stopped_by_time_budget": bool(budget and budget.stopped),
+        "prompt_format": script_args.prompt_format,
+        "num_samples": len(trainer.train_dataset),
+    }
+    if trainer.is_world_process_zero():
+        Path(training_args.output_dir, "sft_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    trainer.accelerator.print(f"funrl sft: {summary['global_step']} steps in {seconds:.1f}s, model saved to "
+                              f"{training_args.output_dir}")  # fmt: skip
+    if hasattr(trainer, "end"):  # transformers >= 5.18: finish the trackers and the process group
+        trainer.end()
+    return trainer
+
+
+def main(argv: list[str] | None = None) -> int:
+    script_args, training_args, model_args = make_parser().parse_args_and_config(
+        list(sys.argv[1:] if argv is None else argv)
+    )
+    train(script_args, training_args, model_args)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
