@@ -28,9 +28,10 @@ from dataclasses import dataclass
 
 # --- safety bounds (see docs/parsing.md) -------------------------------------------------------------------------
 MAX_CODE_CHARS = 50_000  # characters handed to ast.parse / json.loads
-MAX_DEPTH = 100  # bracket nesting, checked before parsing; also the value-nesting depth after parsing
+MAX_DEPTH = 200  # bracket nesting, checked before parsing (Python's own limit); also the value-nesting depth
 MAX_CALLS = 128  # calls in one completion
-MAX_INT_BITS = 14_000  # any integer (literal or computed); keeps str(int) below Python's 4300-digit limit
+MAX_INT_DIGITS = 4_300  # any integer (literal or computed): Python's own limit for str(int) and int literals
+MAX_INT_BITS = 14_300  # cheap pre-check of computations (a 4300-digit integer has at most 14,285 bits)
 MAX_SEQ_LEN = 100_000  # size of one computed value (string length, or elements counted through nesting)
 MAX_COMPUTED = 1_000_000  # total size of all values computed by binary operations in one decode
 MAX_FORMAT_WIDTH = 10_000  # width / precision in a `'%5d' % x` string formatting
@@ -166,7 +167,7 @@ class _Decoder:
 
     @staticmethod
     def check_int(v):
-        if isinstance(v, int) and abs(v).bit_length() > MAX_INT_BITS:
+        if isinstance(v, int) and abs(v).bit_length() > 14_000 and abs(v) >= _INT_LIMIT:
             raise DecodeError("literal_too_large")
         return v
 
@@ -249,6 +250,7 @@ class _Decoder:
         return w
 
 
+_INT_LIMIT = 10**MAX_INT_DIGITS
 _PERCENT = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(?:\*|\d+)?(?:\.(?:\*|\d+))?")
 _UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Invert: operator.invert, ast.Not: operator.not_}
 _BINARY = {
