@@ -8,7 +8,8 @@ few format variants (bare call, fenced, prose before the call). Then:
 1. the official checker (bfcl-eval, in its own virtual environment) checks them in a subprocess that imports
    bfcl's checker once and times only the checking loop;
 2. funrl checks them in-process with the `ast_match` reward (`funrl.rewards`, output format `bfcl-prompt`),
-   called on batches of training-style columns (JSON strings), and with bare `check_output`;
+   called on batches of training-style columns (JSON strings), and with bare `check_output`; every input is
+   distinct, so the reward's memo of identical completions of one prompt never helps here;
 3. verdicts are compared line by line.
 
 Printed: checks/s of each side (median of `--repeat` runs; the machine is shared, so expect noise), whether the

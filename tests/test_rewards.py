@@ -241,6 +241,21 @@ class TestTrlPlumbing:
         for hook in ('reward_kwargs["log_extra"]', 'reward_kwargs["log_metric"]', 'reward_kwargs["trainer_state"]'):
             assert hook in text, f"TRL no longer passes {hook}; re-sync funrl.rewards with TRL"
 
+    def test_identical_completions_of_a_row_are_checked_once(self, monkeypatch):
+        calls = []
+        real = funrl.rewards._score
+        monkeypatch.setattr(funrl.rewards, "_score", lambda *a: calls.append(a[0]) or real(*a))
+        right, wrong = T("[get_weather(city='Paris')]"), T("[get_weather(city='Rome')]")
+        gt, tools = json.dumps(WEATHER), json.dumps(TOOLS)
+        out = funrl_reward(
+            completions=[right, wrong, right, right, right],
+            ground_truth=[gt, gt, gt, gt, json.dumps([{"get_weather": {"city": ["Rome"]}}])],  # last: another row
+            tools=[tools] * 5,
+            category=["simple"] * 5,
+        )
+        assert out == [1.0, 0.0, 1.0, 1.0, 0.0]
+        assert calls == [right, wrong, right]  # the repeats of row 1 reuse its verdicts; row 2 is checked
+
     def test_picklable_with_name(self):
         for reward in (funrl_reward, format_reward, ast_match_reward, get_funrl_reward("qwen-fc")):
             clone = pickle.loads(pickle.dumps(reward))

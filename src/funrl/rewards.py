@@ -194,6 +194,8 @@ class CallReward:
                 got = "missing" if values is None else f"{len(values)} values"
                 raise ValueError(f"{self.__name__}: column {column!r} must have one value per completion ({n}); {got}")
         cache: dict[tuple, Sample] = {}  # GRPO repeats each row num_generations times: parse its JSON once
+        id_of: dict[tuple, int] = {}
+        verdicts: dict[tuple[str, int], tuple[float, str]] = {}
         out: list[tuple[float, str] | None] = []
         for i in range(n):
             if ground_truth[i] is None:
@@ -206,7 +208,17 @@ class CallReward:
                 sample = _sample(gt, specs, cat, id[i] if id is not None else i)
                 if key:
                     cache[key] = sample
-            out.append(_score(completion_text(completions[i]), sample, self.fmt, self.kind))
+                    id_of[key] = len(id_of)
+            text = completion_text(completions[i])
+            # identical completions of one prompt are common once the policy sharpens: check each pair once
+            memo_key = (text, id_of[key]) if key else None
+            if memo_key is not None and memo_key in verdicts:
+                out.append(verdicts[memo_key])
+                continue
+            verdict = _score(text, sample, self.fmt, self.kind)
+            if memo_key is not None:
+                verdicts[memo_key] = verdict
+            out.append(verdict)
         return out
 
     def __call__(
