@@ -19,10 +19,11 @@ What it does (rule IDs of data-validation.md):
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from typing import Any
 
-from funrl.data.readers.common import ReadContext, decode_call, loads, make_sample, prepare_tools, require
+from funrl.data.readers.common import ReadContext, clone, decode_call, loads, make_sample, prepare_tools, require
 from funrl.data.records import RecordError
 from funrl.schema import Sample
 
@@ -86,6 +87,12 @@ def type_schema(type_str: str) -> tuple[dict[str, Any] | None, bool]:
     """`"List[int], optional"` -> (`{"type": "array", "items": {"type": "integer"}}`, True).
 
     Returns `(schema or None when the type is unknown, has_optional_suffix)`."""
+    schema, optional = _type_schema(type_str)
+    return clone(schema), optional
+
+
+@functools.lru_cache(maxsize=4096)
+def _type_schema(type_str: str) -> tuple[dict[str, Any] | None, bool]:
     optional = bool(_OPTIONAL.search(type_str))
     text = _OPTIONAL.sub("", type_str).strip()
     try:
@@ -176,4 +183,4 @@ def read_record(record: dict[str, Any], ctx: ReadContext) -> list[Sample]:
             converted.append(convert_tool(tool, i, ctx))
     tools = prepare_tools(converted, ctx)
     calls = [decode_call(a, ctx, field=f"answers[{j}]") for j, a in enumerate(answers)]
-    return [make_sample(ctx, [{"role": "user", "content": query}], tools, calls)]
+    return [make_sample(ctx, [{"role": "user", "content": query}], tools, calls, copy=False)]
