@@ -501,6 +501,42 @@ class TestInputs:
         assert [s.tools for it in items for s in it.samples] == expected
         assert any("Arrow struct padding" in a["detail"] for a in items[0].samples[0].meta["audit"])
 
+    def test_arrow_padded_object_arguments(self):
+        import datasets
+
+        rows = [
+            {
+                "messages": [
+                    {"role": "user", "content": "q"},
+                    {
+                        "role": "assistant",
+                        "content": "",
+                        "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": args}}],
+                    },
+                ],
+                "tools": [
+                    {
+                        "type": "function",
+                        "function": {
+                            "name": "f",
+                            "parameters": {
+                                "type": "object",
+                                "properties": {"a": {"type": "integer"}, "b": {"type": "string"}},
+                            },
+                        },
+                    }
+                ],
+            }
+            for args in ({"a": 1}, {"b": "x"})
+        ]
+        items = list(read_source(datasets.Dataset.from_list(rows), "openai", source="o"))
+        assert [targets(it) for it in items] == [[("simple", [call("f", a=1)])], [("simple", [call("f", b="x")])]]
+        assert "Arrow struct padding" in items[0].samples[0].meta["audit"][-1]["detail"]
+
+    def test_unknown_dataset_name_is_a_source_error(self):
+        with pytest.raises(SourceError, match="not a file, nor a loadable dataset"):
+            list(read_source("nobody/no-such-dataset", "xlam"))
+
     def test_dataset_dict_splits(self, tmp_path):
         import datasets
 

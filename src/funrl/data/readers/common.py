@@ -177,6 +177,11 @@ def decode_arguments(value: Any, ctx: ReadContext, *, field: str, wire_string: b
         value = decoded
     if not isinstance(value, dict):
         raise RecordError("P3", f"arguments must be an object, got {type(value).__name__}", field=field)
+    if ctx.from_arrow and any(v is None for v in value.values()):
+        # Arrow unifies object columns across rows: every row gets every key, null where it had none
+        dropped = sorted(k for k, v in value.items() if v is None)
+        ctx.note("P3", "repair", f"{field}: null arguments {dropped} dropped (Arrow struct padding)")
+        value = {k: v for k, v in value.items() if v is not None}
     return value
 
 
