@@ -276,3 +276,97 @@ def parse_type_string(text: str) -> tuple[dict[str, Any], bool, list[str]]:
     if key in _OBJECTS:
         return {"type": "object"}, optional, []
     return {}, optional, [text]
+
+
+# ---------------------------------------------------------------------------------------------------
+# BFCL possible-answer form of dict values
+#
+# In BFCL ground truth a dict-typed argument is written with per-key allowed values (`{"k": [v]}`), and an array
+# of dicts as a list of such dicts; the matcher (`funrl.calls`) compares that way. Readers build ground truth
+# from concrete calls, so a dict value arrives concrete (`{"k": v}`); validation checks the concrete value and
+# writes it back in BFCL form (C3 repair).
+
+
+def dict_kind(schema: Any) -> str | None:
+    """`"dict"` for an object schema, `"list_of_dicts"` for an array of objects, else `None`."""
+    if not isinstance(schema, dict):
+        return None
+    kinds = json_types(schema)
+    if kinds == ("object",):
+        return "dict"
+    items = schema.get("items")
+    if kinds == ("array",) and isinstance(items, dict) and json_types(items) == ("object",):
+        return "list_of_dicts"
+    return None
+
+
+def _allowed_dict(value: Any, schema: Any, default: bool) -> bool:
+    """Is `value` a dict in per-key allowed-values form? Decided from the key schemas when they tell (an array
+    key holds a list of lists in that form), else `default` (the sample's ground truth is already BFCL form)."""
+    if not isinstance(value, dict) or not value or not all(isinstance(v, list) for v in value.values()):
+        return False
+    properties = schema.get("properties") if isinstance(schema, dict) else None
+    decided = False
+    for key, options in value.items():
+        sub = properties.get(key) if isinstance(properties, dict) else None
+        kinds = json_types(sub) if isinstance(sub, dict) else None
+        if kinds is None:
+            continue
+        decided = True
+        if kinds == ("array",) and not all(isinstance(o, list) or o == "" for o in options):
+            return False
+    return True if decided else default
+
+
+def _resolve(value: dict[str, list[Any]]) -> dict[str, Any] | None:
+    out = {}
+    for key, options in value.items():
+        real = [o for o in options if not (isinstance(o, str) and o == "")]
+        if len(real) > 1:
+            return None
+        if real:
+            out[key] = real[0]
+    return out
+
+
+def unwrap_allowed(value: Any, schema: Any, default: bool) -> tuple[Any, Any]:
+    """`(concrete value, original)` for a dict value in BFCL form (`original` is `None` when `value` was concrete).
+    A BFCL-form dict with several alternatives for a key cannot be made concrete: returned as is with `original`
+    set to `value`, and the caller skips it."""
+    kind = dict_kind(schema)
+    if kind == "dict" and _allowed_dict(value, schema, default):
+        concrete = _resolve(value)
+        return (value, value) if concrete is None else (concrete, value)
+    if (
+        kind == "list_of_dicts"
+        and isinstance(value, list)
+        and value
+        and all(_allowed_dict(v, schema["items"], default) for v in value)
+    ):
+        items = [_resolve(v) for v in value]
+        return (value, value) if any(i is None for i in items) else (items, value)
+    return value, None
+
+
+def wrap_allowed(value: Any, schema: Any, original: Any) -> Any:
+    """Concrete dict (or list of dicts) -> BFCL per-key allowed form, keeping the `""` options of `original`."""
+
+    def wrap(item: Any, before: Any) -> Any:
+        if not isinstance(item, dict):
+            return item
+        before = before if isinstance(before, dict) else {}
+        out = {}
+        for key, v in item.items():
+            out[key] = [v, ""] if "" in (before.get(key) or []) else [v]
+        for key, options in before.items():  # keys that were only "" (may be omitted)
+            if key not in out and options and all(isinstance(o, str) and o == "" for o in options):
+                out[key] = list(options)
+        return out
+
+    kind = dict_kind(schema)
+    if kind == "dict" and isinstance(value, dict):
+        return wrap(value, original)
+    if kind == "list_of_dicts" and isinstance(value, list) and all(isinstance(v, dict) for v in value):
+        befores = original if isinstance(original, list) and len(original) == len(value) else [None] * len(value)
+        return [wrap(v, b) for v, b in zip(value, befores)]
+    return value

@@ -32,7 +32,7 @@ from typing import Any
 
 from funrl.data.rules_base import RULES, Finding, ValidationConfig
 from funrl.data.rules_schema import ToolChecker
-from funrl.data.rules_values import conform, format_failures
+from funrl.data.rules_values import conform, dict_kind, format_failures, unwrap_allowed, wrap_allowed
 from funrl.schema import Sample, base_category
 
 __all__ = [
@@ -220,6 +220,8 @@ class Validator:
     def _check_values(self, sample: Sample, calls: list, checks: dict, findings: list[Finding]) -> list:
         config = self.config
         context = None
+        # dict values already in BFCL per-key form when the key schemas cannot tell (bfcl/canonical inputs)
+        bfcl_form = sample.meta.get("source_format") in ("bfcl", "canonical")
         ground_truth = []
         for name, args in calls:
             check = checks[name]
@@ -231,6 +233,10 @@ class Validator:
                 for value in allowed:
                     if isinstance(value, str) and value == "":
                         kept.append(value)
+                        continue
+                    value, original = unwrap_allowed(value, schema, bfcl_form)
+                    if original is not None and value is original:
+                        kept.append(value)  # several alternatives per key (BFCL data): left as is
                         continue
                     value = conform(value, schema, path, findings, config)
                     if self._is_placeholder(value, schema):
@@ -260,6 +266,11 @@ class Validator:
                                 and low not in check.grounding
                             ):
                                 findings.append(Finding("V5", "warn", f"possibly_hallucinated: {path}={text!r}"))
+                    if dict_kind(schema) is not None:
+                        wrapped = wrap_allowed(value, schema, original)
+                        if original is None and wrapped is not value:
+                            findings.append(Finding("C3", "repair", f"{path}: dict value -> per-key allowed values"))
+                        value = wrapped
                     kept.append(value)
                 if not kept:
                     continue
