@@ -317,6 +317,33 @@ class TestToolace:
     def test_substitute_names(self, text, expected):
         assert substitute_names(text, ["Weather Now", "plain_name"])[0] == expected
 
+    def test_identifier_names_option(self):
+        cases = read_cases("toolace", identifier_names=True)
+        assert targets(cases["parallel_odd_names"]) == [
+            (
+                "parallel_multiple",
+                [
+                    call("Daily_Match_List_Scheduled", date="01/02/2024", note="Weather Now(x) (sic)"),
+                    call("Weather_Now", city="Oslo"),
+                ],
+            )
+        ]
+        second = cases["multi_step"].samples[1]
+        assert [t["name"] for t in second.tools] == ["Weather_Now", "get_stock"]
+        assert second.messages[1]["tool_calls"][0]["function"]["name"] == "Weather_Now"  # context renamed too
+        assert second.meta["tool_renames"] == {"Weather_Now": "Weather Now"}
+        assert "tool_renames" not in read_cases("toolace")["multi_step"].samples[1].meta  # off by default
+
+    def test_identifier_names_never_collide(self):
+        from funrl.data.readers.common import rename_to_identifiers
+
+        ctx = ReadContext("t", "toolace", {}, options=ReaderOptions(identifier_names=True))
+        tools = [{"name": "a b"}, {"name": "a_b"}, {"name": "a-b"}, {"name": "1st tool"}, {"name": "math.sqrt"}]
+        calls = [{"name": "a-b", "arguments": {}}]
+        assert rename_to_identifiers(ctx, tools, calls) == {"a_b_2": "a b", "a_b_3": "a-b", "_1st_tool": "1st tool"}
+        assert [t["name"] for t in tools] == ["a_b_2", "a_b", "a_b_3", "_1st_tool", "math.sqrt"]
+        assert calls[0]["name"] == "a_b_3"
+
     def test_dotted_and_tuple_values(self):
         ctx = ReadContext("t", "toolace", {})
         calls = parse_pythonic("[math.factorial(n=5, pair=(1, 2))]", ["math.factorial"], ctx, field="v")

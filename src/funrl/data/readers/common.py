@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,11 +34,16 @@ class ReaderOptions:
             optional. Off by default: only the suffix decides.
         bfcl_categories: BFCL categories (names or groups, see `funrl.bfcl.expand_categories`) read when the
             BFCL input is a data folder.
+        identifier_names: rename tools whose names are not Python identifiers (or dotted chains of them),
+            e.g. ToolACE's "Weather Now" -> "Weather_Now", consistently in the tools, the context calls and
+            the target, so the target can be written as a pythonic call; `meta["tool_renames"]` maps new to
+            old names (P6, logged). Off by default: names are kept as the source wrote them.
     """
 
     no_call_steps: bool = False
     default_makes_optional: bool = False
     bfcl_categories: str = "single_turn"
+    identifier_names: bool = False
 
 
 @dataclass
@@ -344,6 +350,42 @@ def make_sample(
     )
 
 
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+def rename_to_identifiers(
+    ctx: ReadContext, tools: list[dict[str, Any]], calls: list[dict[str, Any]]
+) -> dict[str, str] | None:
+    """`ReaderOptions.identifier_names`: rename non-identifier tool names in `tools` and in `calls`
+    (`{"name", ...}` dicts), in place. Returns `{new: old}` (None when nothing was renamed). A new name never
+    collides with another tool's: `_2`, `_3`, ... are appended when needed."""
+    if not ctx.options.identifier_names:
+        return None
+    taken = {t.get("name") for t in tools}
+    mapping: dict[str, str] = {}
+    for tool in tools:
+        name = tool.get("name")
+        if not isinstance(name, str) or _IDENTIFIER.match(name):
+            continue
+        base = re.sub(r"\W+", "_", name).strip("_") or "tool"
+        base = f"_{base}" if base[0].isdigit() else base
+        new, k = base, 1
+        while new in taken:
+            k += 1
+            new = f"{base}_{k}"
+        taken.add(new)
+        mapping[name] = new
+        tool["name"] = new
+    if not mapping:
+        return None
+    for call in calls:
+        call["name"] = mapping.get(call["name"], call["name"])
+    ctx.note(
+        "P6", "repair", f"tools renamed to identifiers: {', '.join(f'{o!r} -> {n!r}' for o, n in mapping.items())}"
+    )
+    return {new: old for old, new in mapping.items()}
+
+
 def split_steps(
     ctx: ReadContext,
     messages: list[dict[str, Any]],
@@ -353,6 +395,10 @@ def split_steps(
     """M4: one sample per assistant turn with calls, all earlier turns (calls and results included) as
     context. M5 (option `no_call_steps`): an assistant text turn right after a user turn becomes a
     `no_call` sample. A dialog with no step is a `RecordError("M4")`, never an empty result."""
+    context_calls = [c["function"] for m in messages if m["role"] == "assistant" for c in m.get("tool_calls") or []]
+    renames = rename_to_identifiers(ctx, tools, context_calls)
+    if renames:
+        extra_meta = {**(extra_meta or {}), "tool_renames": renames}
     samples: list[Sample] = []
     n_steps = 0
     for i, msg in enumerate(messages):

@@ -23,7 +23,16 @@ import functools
 import re
 from typing import Any
 
-from funrl.data.readers.common import ReadContext, clone, decode_call, loads, make_sample, prepare_tools, require
+from funrl.data.readers.common import (
+    ReadContext,
+    clone,
+    decode_call,
+    loads,
+    make_sample,
+    prepare_tools,
+    rename_to_identifiers,
+    require,
+)
 from funrl.data.records import RecordError
 from funrl.schema import Sample
 
@@ -183,4 +192,6 @@ def read_record(record: dict[str, Any], ctx: ReadContext) -> list[Sample]:
             converted.append(convert_tool(tool, i, ctx))
     tools = prepare_tools(converted, ctx)
     calls = [decode_call(a, ctx, field=f"answers[{j}]") for j, a in enumerate(answers)]
-    return [make_sample(ctx, [{"role": "user", "content": query}], tools, calls, copy=False)]
+    renames = rename_to_identifiers(ctx, tools, calls)
+    extra = {"tool_renames": renames} if renames else None
+    return [make_sample(ctx, [{"role": "user", "content": query}], tools, calls, copy=False, extra_meta=extra)]
