@@ -79,9 +79,18 @@ def _compare(fmt: str, samples) -> dict:
     }
 
 
+_CACHE: dict[str, dict] = {}
+
+
+def _compared(fmt: str, samples) -> dict:
+    if fmt not in _CACHE:
+        _CACHE[fmt] = _compare(fmt, samples)
+    return _CACHE[fmt]
+
+
 @pytest.fixture(scope="module", params=list(FORMATS))
 def comparison(request, samples):
-    return request.param, _compare(request.param, samples)
+    return request.param, _compared(request.param, samples)
 
 
 def test_golden_outputs_unchanged(comparison):
@@ -113,11 +122,9 @@ def test_golden_error_type_agrees(comparison):
     )
 
 
-def test_golden_java_javascript_refused_explicitly(comparison):
-    fmt, result = comparison
-    if fmt != "prompt":
-        pytest.skip("Java / JavaScript outputs exist in prompt mode only")
-    assert dict(result["refused"]) == {"unsupported_language": 880}
+def test_golden_java_javascript_refused_explicitly(samples):
+    # Java / JavaScript outputs exist in prompt mode only
+    assert dict(_compared("prompt", samples)["refused"]) == {"unsupported_language": 880}
 
 
 def test_golden_covers_every_category_and_kind(comparison, samples):

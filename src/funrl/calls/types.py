@@ -21,6 +21,7 @@ turns them into `checker_exception`.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from funrl.schema import bfcl_type
@@ -51,6 +52,7 @@ class CheckerCrash(Exception):
     """An input on which the official checker raises (counted as a failure, `checker_exception`)."""
 
 
+@lru_cache(maxsize=1 << 16)
 def normalize_string(text: str) -> str:
     """BFCL's `standardize_string`: drop spaces and `, . / - _ * ^`, lowercase, `'` -> `"`.
 
