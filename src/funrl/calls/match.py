@@ -219,7 +219,9 @@ def check_output(text: str, sample: Any, fmt: str = "bfcl-prompt", *, underscore
             For `funrl` the calls come from the `<answer>` body.
 
     Irrelevance entries pass iff no call is decoded, live_relevance entries iff any non-empty call is;
-    as in BFCL, those are decoded as Python whatever the sample's language.
+    as in BFCL, those are decoded as Python whatever the sample's language. The verdict is on the decoded
+    calls only: whether the text follows its template strictly (`ParseResult.format_ok`) is for the
+    caller (the `funrl` reward requires both). When nothing decodes, `detail` is the parser's reason.
     """
     from funrl.calls.parse import parse_calls
 
