@@ -143,6 +143,18 @@ QWEN_CASES = [
     ('<tool_call>\n{"name": "f"}\n</tool_call>', None, "not_a_call", "missing arguments fails like BFCL"),
     ("<tool_call>\n[1]\n</tool_call>", None, "not_a_call", "non-object block fails like BFCL"),
     ('Sure.\n<tool_call>\n{"name": "f", "arguments": {}}\n</tool_call>', [{"f": {}}], "text_outside_blocks", "prose"),
+    (
+        'hm, so\n</think>\n\n<tool_call>\n{"name": "f", "arguments": {}}\n</tool_call>',
+        [{"f": {}}],
+        None,
+        "reasoning whose <think> was in the prompt",
+    ),
+    (
+        '<think>\n<tool_call>\n{"name": "f", "arguments": {}}\n</tool_call>\n</think>',
+        [{"f": {}}],
+        "text_outside_blocks",
+        "a call inside the reasoning counts (as in BFCL) but breaks the layout",
+    ),
 ]
 
 

@@ -21,13 +21,14 @@ Every failure is reported as a reason code (see `funrl.calls.parse.REASONS`), ne
 from __future__ import annotations
 
 import ast
+import itertools
 import operator
 import re
 import warnings
 from dataclasses import dataclass
 
 # --- safety bounds (see docs/parsing.md) -------------------------------------------------------------------------
-MAX_CODE_CHARS = 50_000  # characters handed to ast.parse / json.loads
+MAX_CODE_CHARS = 20_000  # characters handed to ast.parse / json.loads (BFCL answers are at most ~1,300)
 MAX_DEPTH = 200  # bracket nesting, checked before parsing (Python's own limit); also the value-nesting depth
 MAX_CALLS = 128  # calls in one completion
 MAX_INT_DIGITS = 4_300  # any integer (literal or computed): Python's own limit for str(int) and int literals
@@ -55,25 +56,26 @@ class Decoded:
     notes: tuple[str, ...]
 
 
-_TOKEN = re.compile(
-    r"'''(?:\\.|[^\\])*?'''|\"\"\"(?:\\.|[^\\])*?\"\"\"|'(?:\\.|[^'\\\n])*'|\"(?:\\.|[^\"\\\n])*\"|#[^\n]*|[\[\](){}]",
+_STRINGS_AND_COMMENTS = re.compile(
+    r"'''[^'\\]*(?:(?:\\.|'(?!''))[^'\\]*)*'''"  # triple-quoted strings (unrolled loops: linear time)
+    r'|"""[^"\\]*(?:(?:\\.|"(?!""))[^"\\]*)*"""'
+    r"|'[^'\\\n]*(?:\\.[^'\\\n]*)*'"  # single-line strings
+    r'|"[^"\\\n]*(?:\\.[^"\\\n]*)*"'
+    r"|#[^\n]*",  # comments
     re.S,
 )
+_NOT_BRACKET = re.compile(r"[^\[\](){}]+")
+_DELTA = {"(": 1, "[": 1, "{": 1, ")": -1, "]": -1, "}": -1}
 
 
 def bracket_depth(code: str) -> int:
-    """Deepest nesting of `()[]{}` in `code`, skipping string literals and comments (Python or JSON text)."""
+    """Deepest nesting of `()[]{}` in `code` (Python or JSON text), skipping string literals and comments.
+
+    Unbalanced closing brackets lower the count (they are a syntax error for the parser anyway)."""
     if code.count("(") + code.count("[") + code.count("{") <= MAX_DEPTH:
         return 0 if not any(c in code for c in "([{") else 1  # cannot exceed the bound: skip the scan
-    depth = deepest = 0
-    for m in _TOKEN.finditer(code):
-        c = m.group()
-        if c in "([{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif c in ")]}":
-            depth = max(depth - 1, 0)
-    return deepest
+    brackets = _NOT_BRACKET.sub("", _STRINGS_AND_COMMENTS.sub("", code))
+    return max(itertools.accumulate(map(_DELTA.__getitem__, brackets)), default=0)
 
 
 class _Decoder:

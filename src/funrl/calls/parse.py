@@ -211,19 +211,27 @@ def _parse_qwen_fc(text: str) -> ParseResult:
         except TypeError:  # unhashable name
             return ParseResult(None, False, "not_a_call", think, tuple(notes))
     if reason is None:
-        rest, pos = [], 0
-        for start, end, _ in blocks:
-            rest.append(text[pos:start])
-            pos = end
-        rest.append(text[pos:])
-        outside = "".join(rest)
-        if blocks and think is not None and outside.lstrip().startswith(_THINK):
-            outside = outside.split(_END_THINK, 1)[1]
-        if "<tool_call>" in outside or "</tool_call>" in outside:
-            reason = "bad_tool_call_block"
-        elif blocks and outside.strip():
-            reason = "text_outside_blocks"
+        reason = _qwen_layout_reason(text, blocks)
     return ParseResult(calls, reason is None, reason, think, tuple(notes))
+
+
+def _qwen_layout_reason(text: str, blocks: list[tuple[int, int, str]]) -> str | None:
+    """Strict layout: an optional reasoning part ending with `</think>`, then only blocks and whitespace."""
+    think_end = text.find(_END_THINK)
+    pos = think_end + len(_END_THINK) if think_end >= 0 else 0
+    if blocks and blocks[0][0] < pos:
+        return "text_outside_blocks"  # a tool call inside the reasoning
+    rest = []
+    for start, end, _ in blocks:
+        rest.append(text[pos:start])
+        pos = end
+    rest.append(text[pos:])
+    outside = "".join(rest)
+    if "<tool_call>" in outside or "</tool_call>" in outside:
+        return "bad_tool_call_block"
+    if blocks and outside.strip():
+        return "text_outside_blocks"
+    return None
 
 
 def _parse_openai(text: str) -> ParseResult:
