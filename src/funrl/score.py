@@ -125,23 +125,35 @@ def score_outputs(
     Raises:
         `ScoreInputError`: an id that is not in the BFCL data (the message names file and line).
     """
-    from tqdm import tqdm
-
-    from funrl.calls import check_output
-
     root = find_data_dir(data_dir)
     index: dict[str, Any] = {}
     for category in dict.fromkeys(cat for _, _, cat in rows):
         index.update((s.id, s) for s in load_category(root, category))
+    pairs = []
+    for lineno, record, _ in rows:
+        sample = index.get(record["id"])
+        if sample is None:
+            raise ScoreInputError(f"{path}:{lineno}: id {record['id']!r} not found in the BFCL data ({root})")
+        pairs.append((record, sample))
+    return score_samples(pairs, fmt, progress=progress)
+
+
+def score_samples(pairs: list[tuple[dict[str, Any], Any]], fmt: str = "funrl", progress: bool = True) -> ScoreResult:
+    """Score `(record, sample)` pairs (`record["output"]` is the raw text) with `check_output`, one verdict per pair.
+
+    Works for any canonical `Sample`s (BFCL entries or, e.g., the toy world's held-out split); categories that
+    are not BFCL names are aggregated with their own line counts as weights."""
+    from tqdm import tqdm
+
+    from funrl.calls import check_output
+
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     errors: dict[str, Counter] = defaultdict(Counter)
     unsupported: Counter = Counter()
     per_entry = []
     # tqdm writes to stderr; disable=None turns the bar off when stderr is not a terminal.
-    for lineno, record, category in tqdm(rows, desc="scoring", unit="line", disable=None if progress else True):
-        sample = index.get(record["id"])
-        if sample is None:
-            raise ScoreInputError(f"{path}:{lineno}: id {record['id']!r} not found in the BFCL data ({root})")
+    for record, sample in tqdm(pairs, desc="scoring", unit="line", disable=None if progress else True):
+        category = sample.category
         verdict = check_output(record["output"], sample, fmt)
         valid: bool | None = verdict.ok
         if verdict.reason == UNSUPPORTED:
@@ -153,7 +165,8 @@ def score_outputs(
             if not verdict.ok:
                 errors[category][verdict.reason] += 1
         per_entry.append({**record, "category": category, "valid": valid, "reason": verdict.reason})
-    scores = aggregate({cat: tuple(c) for cat, c in counts.items()})
+    extra_sizes = {cat: c[1] for cat, c in counts.items() if cat not in SINGLE_TURN}
+    scores = aggregate({cat: tuple(c) for cat, c in counts.items()}, dataset_size=extra_sizes)
     return ScoreResult(per_entry, scores, dict(errors), unsupported)
 
 

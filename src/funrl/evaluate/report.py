@@ -1,0 +1,71 @@
+"""`funrl report`: several evaluation runs side by side (markdown table + grouped bar chart).
+
+Reads each run directory's `results.json` (written by `funrl eval`), recomputes the BFCL aggregates from the
+per-category counts with `funrl.metrics` and writes `report.md` and `report.png`.
+
+    funrl report runs/eval-base runs/eval-grpo runs/eval-funrl --out runs/report
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from funrl.metrics import BFCLScores, aggregate, render_markdown
+
+
+def load_run(run_dir: str | Path) -> tuple[str, BFCLScores]:
+    path = Path(run_dir) / "results.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: is {run_dir} a `funrl eval` output directory?")
+    data = json.loads(path.read_text())
+    counts = {cat: (info["correct"], info["scored"]) for cat, info in data["categories"].items() if info["scored"]}
+    return data.get("name") or Path(run_dir).name, aggregate(counts)
+
+
+def plot_runs(runs: dict[str, BFCLScores], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cats = list(dict.fromkeys(c for s in runs.values() for c, v in s.categories.items() if v.accuracy is not None))
+    width = 0.8 / max(1, len(runs))
+    fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(cats) + 2), 4))
+    for k, (name, scores) in enumerate(runs.items()):
+        values = [100 * (scores.categories[c].accuracy or 0) if c in scores.categories else 0 for c in cats]
+        ax.bar([i + k * width for i in range(len(cats))], values, width, label=name)
+    ax.set_xticks([i + width * (len(runs) - 1) / 2 for i in range(len(cats))], cats, rotation=45, ha="right")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(0, 105)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="funrl report", description=__doc__.split("\n\n")[0])
+    parser.add_argument("runs", nargs="+", help="`funrl eval` output directories")
+    parser.add_argument("--out", default=None, help="write report.md and report.png here (default: print only)")
+    args = parser.parse_args(argv)
+    try:
+        runs = dict(load_run(r) for r in args.runs)
+    except (FileNotFoundError, KeyError, json.JSONDecodeError) as exc:
+        print(f"funrl report: error: {exc}", file=sys.stderr)
+        return 2
+    table = render_markdown(runs)
+    print(table)
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "report.md").write_text(table + "\n")
+        plot_runs(runs, out / "report.png")
+        print(f"\nwrote {out}/report.md and {out}/report.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,189 @@
+"""`funrl eval`: generate on BFCL single-turn categories (or any canonical samples) and score like BFCL.
+
+Prompts are rendered by `funrl.template` (the trainer's code) in the format the model was trained on; outputs
+are scored with `funrl.calls.check_output` (the reward's checker) and aggregated by `funrl.metrics`, exactly
+as `funrl score` does, so `funrl score --outputs RUN/generations.jsonl` gives the same numbers again.
+
+    funrl eval --model runs/funrl --categories simple_python,parallel --limit 20 --output runs/eval-funrl
+    funrl eval --model Qwen/Qwen2.5-Coder-7B-Instruct --backend vllm --format bfcl-prompt --categories single_turn \
+        --tensor-parallel-size 8 --output runs/eval-base
+    funrl eval --model served-name --backend openai --base-url http://localhost:8000/v1 --output runs/eval-api
+    funrl eval --model runs/sft --samples data/heldout.jsonl --output runs/eval-heldout   # canonical samples
+
+The output directory holds `generations.jsonl` (`{"id", "output"}` lines, appended as they are produced, so a
+re-run skips entries already generated), `per_entry.jsonl` (verdicts with reasons), `results.json`,
+`results.md` (paper layout: Non-Live AST | Live | Overall, plus BFCL v3 overall and v4 sub-scores) and
+`per_category.png`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from funrl.evaluate.backends import BACKENDS, make_backend
+from funrl.schema import Sample, read_samples
+
+FORMATS = ("funrl", "bfcl-prompt", "qwen-fc")
+
+
+def make_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="funrl eval", description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", required=True, help="local HF model dir, hub id, PEFT adapter dir, or served model name")
+    p.add_argument("--output", required=True, help="run directory (created; a re-run resumes)")
+    p.add_argument("--backend", default="hf", choices=BACKENDS, help="generation backend (default: hf)")
+    p.add_argument("--format", default="funrl", choices=FORMATS, help="prompt/output format (default: funrl)")
+    p.add_argument("--categories", default="single_turn", help="BFCL categories or groups, comma-separated")
+    p.add_argument("--data-dir", default=None, help="BFCL data folder (default: $BFCL_DATA_DIR or bfcl-eval's data)")
+    p.add_argument("--samples", default=None, help="evaluate canonical samples from this JSONL instead of BFCL")
+    p.add_argument("--limit", type=int, default=None, help="first N entries of each category (quick runs)")
+    p.add_argument("--max-new-tokens", type=int, default=256, help="generation budget per entry")
+    p.add_argument("--batch-size", type=int, default=8, help="hf backend: prompts per generate() call")
+    p.add_argument("--lora", default=None, help="PEFT adapter to apply (hf: merged; vllm: LoRARequest)")
+    p.add_argument("--dtype", default="auto", help="hf backend: torch dtype (auto, float32, bfloat16, ...)")
+    p.add_argument("--tensor-parallel-size", type=int, default=1, help="vllm backend")
+    p.add_argument("--gpu-memory-utilization", type=float, default=0.9, help="vllm backend")
+    p.add_argument("--base-url", default=None, help="openai backend: server URL, e.g. http://localhost:8000/v1")
+    p.add_argument("--api-key-env", default="OPENAI_API_KEY", help="openai backend: env var holding the key")
+    p.add_argument("--concurrency", type=int, default=16, help="openai backend: requests in flight")
+    p.add_argument("--name", default=None, help="run name in tables (default: the output folder name)")
+    return p
+
+
+def load_eval_samples(args: argparse.Namespace) -> list[Sample]:
+    if args.samples:
+        samples = read_samples(args.samples)
+        if args.limit:
+            by_cat: dict[str, list[Sample]] = {}
+            for s in samples:
+                by_cat.setdefault(s.category, []).append(s)
+            samples = [s for group in by_cat.values() for s in group[: args.limit]]
+        return samples
+    from funrl.bfcl import load_bfcl
+
+    return load_bfcl(args.data_dir, args.categories, limit=args.limit)
+
+
+def read_generations(path: Path) -> dict[str, str]:
+    """Outputs already generated (resume); a torn last line from a killed run is ignored and rewritten."""
+    done: dict[str, str] = {}
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            done[row["id"]] = row["output"]
+    return done
+
+
+def generate_missing(args: argparse.Namespace, samples: list[Sample], out_dir: Path) -> tuple[dict[str, str], float]:
+    path = out_dir / "generations.jsonl"
+    done = read_generations(path)
+    # rewrite without a possibly torn tail, then append new results as they arrive
+    path.write_text("".join(json.dumps({"id": k, "output": v}, ensure_ascii=False) + "\n" for k, v in done.items()))
+    todo = [s for s in samples if s.id not in done]
+    elapsed = 0.0
+    if todo:
+        print(
+            f"funrl eval: {len(done)} entries already generated, {len(todo)} to go ({args.backend})", file=sys.stderr
+        )
+        backend = make_backend(
+            args.backend,
+            model=args.model,
+            lora=args.lora,
+            batch_size=args.batch_size,
+            max_new_tokens=args.max_new_tokens,
+            dtype=args.dtype,
+            tensor_parallel_size=args.tensor_parallel_size,
+            gpu_memory_utilization=args.gpu_memory_utilization,
+            base_url=args.base_url,
+            api_key_env=args.api_key_env,
+            concurrency=args.concurrency,
+        )
+        start = time.perf_counter()
+        with path.open("a", encoding="utf-8") as handle:
+
+            def on_result(i: int, text: str) -> None:
+                done[todo[i].id] = text
+                handle.write(json.dumps({"id": todo[i].id, "output": text}, ensure_ascii=False) + "\n")
+                handle.flush()
+
+            backend.generate(todo, args.format, on_result)
+        elapsed = time.perf_counter() - start
+    return done, elapsed
+
+
+def plot_categories(per_category: dict[str, float | None], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [k for k, v in per_category.items() if v is not None]
+    values = [100 * per_category[k] for k in names]
+    fig, ax = plt.subplots(figsize=(max(5, 0.6 * len(names) + 2), 3.5))
+    ax.bar(names, values, color="#4C72B0")
+    for i, v in enumerate(values):
+        ax.text(i, v + 1, f"{v:.1f}", ha="center", fontsize=8)
+    ax.set_ylim(0, 105)
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title(title)
+    ax.tick_params(axis="x", rotation=45)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    from funrl.score import render_text, score_samples
+
+    try:
+        samples = load_eval_samples(args)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"funrl eval: error: {exc}", file=sys.stderr)
+        return 2
+    if not samples:
+        print("funrl eval: error: no entries selected", file=sys.stderr)
+        return 2
+    out_dir = Path(args.output)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        outputs, gen_seconds = generate_missing(args, samples, out_dir)
+    except (ValueError, OSError, ImportError) as exc:
+        print(f"funrl eval: error: {exc}", file=sys.stderr)
+        return 2
+    name = args.name or out_dir.name
+    result = score_samples([({"id": s.id, "output": outputs[s.id]}, s) for s in samples], args.format)
+    with (out_dir / "per_entry.jsonl").open("w", encoding="utf-8") as handle:
+        for row in result.per_entry:
+            handle.write(json.dumps({k: row[k] for k in ("id", "category", "valid", "reason")}) + "\n")
+    summary: dict[str, Any] = {
+        "name": name,
+        "model": args.model,
+        "backend": args.backend,
+        "format": args.format,
+        "entries": len(samples),
+        "generation_seconds": round(gen_seconds, 2),
+        **result.to_dict(),
+    }
+    scored = sum(c["scored"] for c in summary["categories"].values())
+    correct = sum(c["correct"] for c in summary["categories"].values())
+    summary["micro_accuracy"] = correct / scored if scored else None  # all scored entries pooled
+    (out_dir / "results.json").write_text(json.dumps(summary, indent=2))
+    table = render_text(result, name)
+    (out_dir / "results.md").write_text(f"# {name}\n\n{table}\n")
+    per_cat = {c: s["accuracy"] for c, s in summary["categories"].items()}
+    plot_categories(per_cat, out_dir / "per_category.png", f"{name} ({args.format})")
+    print(table)
+    print(f"\nwrote {out_dir}/: generations.jsonl, per_entry.jsonl, results.json, results.md, per_category.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
