@@ -12,7 +12,8 @@ few format variants (bare call, fenced, prose before the call). Then:
    distinct, so the reward's memo of identical completions of one prompt never helps here;
 3. verdicts are compared line by line.
 
-Printed: checks/s of each side (median of `--repeat` runs; the machine is shared, so expect noise), whether the
+Printed: checks/s of each side (CPU time of this process, not wall time, so that other jobs on a shared
+machine disturb the figures less; median of `--repeat` runs), whether the
 verdicts are identical, and the ratio last. Java / JavaScript entries are left out by default because funrl's
 matcher refuses them (`unsupported_language`); `--categories` selects others.
 
@@ -84,9 +85,9 @@ def worker_check(args) -> None:
     items = [(r["category"], r["id"], r["output"], *data.index(r["category"])[r["id"]]) for r in rows]
     times, verdicts = [], []
     for _ in range(args.repeat):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         results = [oc.check_entry(handler, model_name, cat, i, out, q, a) for cat, i, out, q, a in items]
-        times.append(time.perf_counter() - t0)
+        times.append(time.process_time() - t0)
         verdicts = [[bool(r.get("valid")), oc._error_type(r)] for r in results]
     json.dump({"seconds": times, "verdicts": verdicts}, open(args.result, "w"))
 
@@ -116,7 +117,7 @@ def time_funrl(rows: list[dict], data_dir: str, repeat: int, batch: int) -> tupl
     reward_times, check_times, verdicts = [], [], []
     for _ in range(repeat):
         reward = get_ast_match_reward("bfcl-prompt")  # fresh each run: nothing cached from the previous one
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         results = []
         for start in range(0, len(rows), batch):
             chunk = rows[start : start + batch]
@@ -124,12 +125,12 @@ def time_funrl(rows: list[dict], data_dir: str, repeat: int, batch: int) -> tupl
             results += reward.score_batch(
                 [r["output"] for r in chunk], [c[0] for c in cols], [c[1] for c in cols], [c[2] for c in cols]
             )
-        reward_times.append(time.perf_counter() - t0)
+        reward_times.append(time.process_time() - t0)
         verdicts = [[score == 1.0, None if reason == "ok" else reason] for score, reason in results]
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         for r in rows:
             check_output(r["output"], samples[r["id"]], "bfcl-prompt")
-        check_times.append(time.perf_counter() - t0)
+        check_times.append(time.process_time() - t0)
     return reward_times, check_times, verdicts
 
 
@@ -167,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  verdict differs: {r['id']} [{r['kind']}] funrl={ours[i]} official={theirs[i]} {r['output'][:120]!r}")
     n = len(rows)
     t_off, t_rew, t_chk = (statistics.median(t) for t in (official["seconds"], reward_times, check_times))
-    print(f"official BFCL checker       : {n / t_off:10.0f} checks/s  (median of {args.repeat})")
+    print(f"official BFCL checker       : {n / t_off:10.0f} checks/s  (CPU time, median of {args.repeat})")
     print(f"funrl check_output          : {n / t_chk:10.0f} checks/s")
     print(f"funrl ast_match reward      : {n / t_rew:10.0f} checks/s  (batches of {args.batch}, JSON columns)")
     print(
