@@ -35,7 +35,6 @@ Field conventions:
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -201,7 +200,8 @@ def normalize_tool(tool: dict[str, Any], language: str = "python") -> dict[str, 
     """
     if tool.get("type") == "function" and isinstance(tool.get("function"), dict):
         tool = tool["function"]
-    out = copy.deepcopy(tool)
+    # shallow copies: `_normalize_param` rebuilds every dict it changes, so the input is never mutated
+    out = dict(tool)
     source = out.get("parameters")
     if source is None:
         source = {"type": "object", "properties": {}}
