@@ -648,3 +648,34 @@ def test_any_value_gives_a_verdict_never_an_exception(value):
         text = render_target(result.sample, "funrl", think="t")
         assert check_output(text, result.sample, "funrl").ok
         json.dumps(result.sample.to_dict())
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "object", "properties": {"a": {"type": "string", "description": "x"}}, "required": ["a"]},
+        {"type": "object", "properties": {"a": {"type": ["integer", "null"], "minimum": 0}}},
+        {
+            "type": "object",
+            "properties": {"a": {"type": "array", "items": {"type": "number"}, "x-bfcl-type": "tuple"}},
+        },
+        {"type": "object", "properties": {"a": {"anyOf": [{"type": "integer"}, {"type": "string"}]}}},
+        {"type": "object", "properties": {"a": {"type": "strin"}}},  # not a JSON type
+        {"type": "object", "properties": {"a": {"type": "number", "minimum": "zero"}}},
+        {"type": "object", "required": "a"},
+        {"type": "object", "properties": {"a": {"pattern": "("}}},  # unknown to the fast path: full check decides
+    ],
+)
+def test_fast_schema_check_agrees_with_the_meta_schema(schema):
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
+    from funrl.data.rules_schema import plainly_valid
+
+    try:
+        Draft202012Validator.check_schema(schema)
+        valid = True
+    except SchemaError:
+        valid = False
+    if plainly_valid(schema):  # the fast path may only ever say "valid" when the meta-schema agrees
+        assert valid

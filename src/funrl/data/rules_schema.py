@@ -21,13 +21,112 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError as JsonSchemaError
 
 from funrl.data.rules_base import Finding, ValidationConfig
-from funrl.data.rules_values import JSON_TYPES, conform, matches_type, parse_type_string
+from funrl.data.rules_values import JSON_TYPES, conform, dict_kind, json_types, matches_type, parse_type_string
 from funrl.schema import normalize_tool
 
 # keywords of a parameters object that per-property validation already covers
 _OBJECT_KEYWORDS = frozenset(
     {"type", "properties", "required", "additionalProperties", "description", "title", "$schema", "x-bfcl-type"}
 )
+
+
+# JSON-Schema 2020-12 keywords (others are annotations the meta-schema accepts whatever their value)
+_KNOWN = frozenset(
+    "$schema $id $ref $defs $anchor $dynamicRef $dynamicAnchor $vocabulary $comment allOf anyOf oneOf not if then "
+    "else dependentSchemas prefixItems items contains properties patternProperties additionalProperties "
+    "propertyNames unevaluatedItems unevaluatedProperties type const enum multipleOf maximum exclusiveMaximum "
+    "minimum exclusiveMinimum maxLength minLength pattern maxItems minItems uniqueItems maxContains minContains "
+    "maxProperties minProperties required dependentRequired title description default deprecated readOnly "
+    "writeOnly examples format contentEncoding contentMediaType contentSchema definitions dependencies".split()
+)
+
+
+def _is_number(v: Any) -> bool:
+    return type(v) in (int, float)
+
+
+def _is_count(v: Any) -> bool:
+    return type(v) is int and v >= 0
+
+
+def _type_ok(v: Any) -> bool:
+    if isinstance(v, str):
+        return v in JSON_TYPES
+    return (
+        isinstance(v, list)
+        and bool(v)
+        and all(isinstance(x, str) and x in JSON_TYPES for x in v)
+        and len(set(v)) == len(v)
+    )
+
+
+_FAST_KEYWORDS: dict[str, Any] = {
+    "type": _type_ok,
+    "title": lambda v: isinstance(v, str),
+    "description": lambda v: isinstance(v, str),
+    "format": lambda v: isinstance(v, str),
+    "default": lambda v: True,
+    "examples": lambda v: isinstance(v, list),
+    "enum": lambda v: isinstance(v, list),
+    "minimum": _is_number,
+    "maximum": _is_number,
+    "exclusiveMinimum": _is_number,
+    "exclusiveMaximum": _is_number,
+    "minLength": _is_count,
+    "maxLength": _is_count,
+    "minItems": _is_count,
+    "maxItems": _is_count,
+    "uniqueItems": lambda v: isinstance(v, bool),
+    "required": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v) and len(set(v)) == len(v),
+    "items": lambda v: isinstance(v, bool) or plainly_valid(v),
+    "additionalProperties": lambda v: isinstance(v, bool) or plainly_valid(v),
+    "properties": lambda v: isinstance(v, dict) and all(isinstance(x, bool) or plainly_valid(x) for x in v.values()),
+    "anyOf": lambda v: isinstance(v, list) and bool(v) and all(isinstance(x, bool) or plainly_valid(x) for x in v),
+    "oneOf": lambda v: isinstance(v, list) and bool(v) and all(isinstance(x, bool) or plainly_valid(x) for x in v),
+}
+
+
+def plainly_valid(schema: Any) -> bool:
+    """True when `schema` uses only common keywords with well-typed values, hence passes the 2020-12 meta-schema.
+    False means "not sure": the caller runs the full (slow) `check_schema`."""
+    if not isinstance(schema, dict):
+        return False
+    for key, value in schema.items():
+        check = _FAST_KEYWORDS.get(key)
+        if check is None:
+            if key in _KNOWN:
+                return False
+            continue  # an annotation such as x-bfcl-type: any value is valid
+        if not check(value):
+            return False
+    return True
+
+
+_PLAIN = frozenset({"type", "description", "title", "default", "examples", "x-bfcl-type"})
+
+
+def _fast_checker(schema: Any) -> Any:
+    """A plain type test equivalent to the JSON-Schema validator for schemas made only of `type` (and `items`),
+    the common case; `None` when the schema has other constraints and needs the full validator."""
+    if not isinstance(schema, dict):
+        return None
+    extra = set(schema) - _PLAIN
+    kinds = json_types(schema)
+    if "type" in schema and kinds is None:
+        return None
+    if extra == {"items"} and kinds == ("array",):
+        item_check = _fast_checker(schema["items"])
+        if item_check is None:
+            return None
+        return lambda v: isinstance(v, list) and all(item_check(x) for x in v)
+    if extra:
+        return None
+    if kinds is None:
+        return lambda v: True
+    if len(kinds) == 1:
+        kind = kinds[0]
+        return lambda v: matches_type(v, kind)
+    return lambda v: any(matches_type(v, k) for k in kinds)
 
 
 def _is_per_parameter_dict(params: dict[str, Any]) -> bool:
@@ -50,6 +149,9 @@ class ToolCheck:
     additional: bool = False
     validators: dict[str, Draft202012Validator] = field(default_factory=dict)
     object_validator: Draft202012Validator | None = None
+    fast: dict[str, Any] = field(default_factory=dict)  # parameter -> plain type test, when the schema is only types
+    formats: frozenset[str] = frozenset()  # parameters whose schema has a `format` somewhere (V4)
+    dict_kinds: dict[str, str | None] = field(default_factory=dict)  # parameter -> dict_kind(schema)
     grounding: frozenset[str] = frozenset()  # lower-cased string defaults and enum values (V5)
 
 
@@ -61,10 +163,7 @@ class ToolChecker:
         self._cache: dict[str, ToolCheck] = {}
 
     def check(self, tool: Any) -> ToolCheck:
-        try:
-            key = json.dumps(tool, sort_keys=True, ensure_ascii=False)
-        except (TypeError, ValueError):
-            key = repr(tool)
+        key = repr(tool)  # type-faithful (1, 1.0, "1", True differ) and cheaper than sorted JSON
         hit = self._cache.get(key)
         if hit is None:
             hit = self._cache[key] = self._check(tool)
@@ -139,7 +238,8 @@ class ToolChecker:
                 self._check_enum_default(pschema, f"{name}.{pname}", findings)
         # S9: the parameters object is a valid JSON Schema
         try:
-            Draft202012Validator.check_schema(params)
+            if not plainly_valid(params):  # the meta-schema check is slow: only for schemas outside the common subset
+                Draft202012Validator.check_schema(params)
         except JsonSchemaError as exc:
             where = "/".join(str(p) for p in exc.path) or "parameters"
             findings.append(Finding("S9", "reject", f"{name}: invalid JSON Schema at {where}: {exc.message}"))
@@ -155,6 +255,9 @@ class ToolChecker:
         check.required = frozenset(required)
         check.additional = params.get("additionalProperties", False) not in (False, None)
         check.validators = {p: Draft202012Validator(s) for p, s in properties.items() if isinstance(s, dict)}
+        check.fast = {p: _fast_checker(s) for p, s in properties.items()}
+        check.formats = frozenset(p for p, s in properties.items() if '"format"' in json.dumps(s))
+        check.dict_kinds = {p: dict_kind(s) for p, s in properties.items()}
         if set(params) - _OBJECT_KEYWORDS or isinstance(params.get("additionalProperties"), dict):
             check.object_validator = Draft202012Validator(params)
         grounding = set()

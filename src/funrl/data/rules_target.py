@@ -31,7 +31,7 @@ def check_roundtrip(sample: Sample, think: str, findings: list[Finding]) -> None
     """Reject (P8 / P5) a sample whose rendered ground truth does not get reward 1.0 (see the module docstring)."""
     if base_category(sample.category) == "relevance":
         return  # any call passes; there is no single target to render
-    from funrl.rewards import score_completion
+    from funrl.calls import check_output, match_calls, parse_calls
     from funrl.template import render_target
 
     try:
@@ -39,11 +39,21 @@ def check_roundtrip(sample: Sample, think: str, findings: list[Finding]) -> None
     except (TypeError, ValueError, KeyError) as exc:
         findings.append(Finding("P5", "reject", f"the target cannot be rendered as calls: {exc}"))
         return
-    score, reason = score_completion(text, sample.ground_truth, sample.tools, sample.category, "funrl")
-    if score != 1.0:
-        code = "P8" if reason.startswith("format:") else "P5"
+    # the reward's own steps (funrl.rewards.score_completion): template check, then the matcher; the parse is
+    # shared between the two (tests assert that kept samples score 1.0 with score_completion itself)
+    parsed = parse_calls(text, "funrl", sample.language)
+    if not parsed.format_ok:
         findings.append(
-            Finding(code, "reject", f"rendered target scores {score} with the reward ({reason}): {text[-300:]!r}")
+            Finding("P8", "reject", f"rendered target breaks the template ({parsed.reason}): {text[-300:]!r}")
+        )
+        return
+    if "relevance" in sample.category:
+        result = check_output(text, sample, "funrl")
+    else:
+        result = match_calls(parsed.calls, sample.ground_truth, sample.tools, sample.category, sample.language)
+    if not result.ok:
+        findings.append(
+            Finding("P5", "reject", f"rendered target fails the matcher ({result.reason}): {text[-300:]!r}")
         )
 
 

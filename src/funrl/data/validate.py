@@ -32,7 +32,7 @@ from typing import Any
 
 from funrl.data.rules_base import RULES, Finding, ValidationConfig
 from funrl.data.rules_schema import ToolChecker
-from funrl.data.rules_values import conform, dict_kind, format_failures, unwrap_allowed, wrap_allowed
+from funrl.data.rules_values import conform, format_failures, unwrap_allowed, wrap_allowed
 from funrl.schema import Sample, base_category
 
 __all__ = [
@@ -146,7 +146,7 @@ class Validator:
                     findings.append(Finding("S2", "reject", f"{name}: two different tools share this name"))
                 continue
             checks[name] = check
-            out.append(json.loads(json.dumps(check.tool)) if check.changed else check.tool)
+            out.append(check.tool)  # a repaired tool is shared by the samples that carry it: treat as read-only
         return checks, out
 
     def _check_calls(self, sample: Sample, checks: dict, findings: list[Finding]) -> list | None:
@@ -209,12 +209,14 @@ class Validator:
             if missing:
                 findings.append(Finding("C4", "reject", f"{name}: missing required argument(s) {missing}"))
             calls.append((name, args))
-        seen: set[str] = set()
-        for name, args in calls:
-            key = _canon({name: args})
-            if key in seen:
-                findings.append(Finding("C7", "warn", f"{name}: identical call repeated"))
-            seen.add(key)
+        names = [name for name, _ in calls]
+        if len(set(names)) < len(names):  # only a repeated function can be a repeated call
+            seen: set[str] = set()
+            for name, args in calls:
+                key = _canon({name: args})
+                if key in seen:
+                    findings.append(Finding("C7", "warn", f"{name}: identical call repeated"))
+                seen.add(key)
         return calls
 
     def _check_values(self, sample: Sample, calls: list, checks: dict, findings: list[Finding]) -> list:
@@ -234,7 +236,9 @@ class Validator:
                     if isinstance(value, str) and value == "":
                         kept.append(value)
                         continue
-                    value, original = unwrap_allowed(value, schema, bfcl_form)
+                    original = None
+                    if check.dict_kinds.get(arg) is not None:
+                        value, original = unwrap_allowed(value, schema, bfcl_form)
                     if original is not None and value is original:
                         kept.append(value)  # several alternatives per key (BFCL data): left as is
                         continue
@@ -247,26 +251,27 @@ class Validator:
                         else:
                             findings.append(Finding("V2", "repair", f"{path}: placeholder {value!r} dropped"))
                         continue
-                    value = self._check_schema_value(value, check.validators.get(arg), schema, path, findings)
-                    for text in _strings(value):
-                        if _DEPENDENCY_RE.search(text):
+                    fast = check.fast.get(arg)
+                    if fast is None or not fast(value):
+                        value = self._check_schema_value(value, check.validators.get(arg), schema, path, findings)
+                    if arg in check.formats:
+                        for failure in format_failures(value, schema, path):
+                            findings.append(Finding("V4", config.format_action, failure))
+                    texts = [value] if isinstance(value, str) else list(_strings(value))
+                    for text in texts:
+                        if ("<" in text or "{" in text or "result" in text) and _DEPENDENCY_RE.search(text):
                             findings.append(
                                 Finding("C8", "reject", f"{path}: {text!r} refers to another call's result")
                             )
-                    if config.check_grounding:
-                        if context is None:
-                            context = " ".join(
-                                str(m.get("content") or "") for m in sample.messages if isinstance(m, dict)
-                            ).lower()
-                        for text in _strings(value):
+                        if config.check_grounding and len(text) >= config.grounding_min_length:
+                            if context is None:
+                                context = " ".join(
+                                    str(m.get("content") or "") for m in sample.messages if isinstance(m, dict)
+                                ).lower()
                             low = text.lower()
-                            if (
-                                len(text) >= config.grounding_min_length
-                                and low not in context
-                                and low not in check.grounding
-                            ):
+                            if low not in context and low not in check.grounding:
                                 findings.append(Finding("V5", "warn", f"possibly_hallucinated: {path}={text!r}"))
-                    if dict_kind(schema) is not None:
+                    if check.dict_kinds.get(arg) is not None:
                         wrapped = wrap_allowed(value, schema, original)
                         if original is None and wrapped is not value:
                             findings.append(Finding("C3", "repair", f"{path}: dict value -> per-key allowed values"))
@@ -331,8 +336,6 @@ class Validator:
                     code = "T1"
                 action = self.config.format_action if code == "V4" else "reject"
                 findings.append(Finding(code, action, f"{where}: {error.message}"))
-        for failure in format_failures(value, schema, path):
-            findings.append(Finding("V4", self.config.format_action, failure))
         return value
 
     def _check_count(self, sample: Sample, ground_truth: list, n_tools: int, findings: list[Finding]) -> str:
