@@ -11,14 +11,12 @@ sampled twice. Each line's `note` says which.
 """
 
 import json
-import random
 import sys
 
 sys.path.insert(0, "../shared/tools")
 import bfcl_official_check as oc
 
 data = oc.Data("../shared/bfcl_data")
-rng = random.Random(7)
 cats = [c for c in oc.NON_LIVE_CATEGORY + oc.LIVE_CATEGORY]
 rows = []
 
