@@ -13,7 +13,7 @@ that determines the answer (model, full prompt messages, decoding parameters; se
 Durability: each entry is one line written with a single `os.write` on an `O_APPEND` descriptor followed by
 `os.fsync`, so a crash can only leave a torn *last* line. On open that torn tail is truncated away (and
 reported in `torn_tail_bytes`); a corrupt line anywhere else raises `ValueError` naming the file and line.
-Only one process may write a cache file at a time.
+`put` is thread-safe. Only one process may write a cache file at a time.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,7 @@ class JudgeCache:
         self.entries: dict[str, dict[str, Any]] = {}
         self.torn_tail_bytes = 0
         self._fd: int | None = None
+        self._lock = threading.Lock()
         if self.path is not None:
             self._load()
 
@@ -94,15 +96,16 @@ class JudgeCache:
     def put(self, key: str, entry: dict[str, Any]) -> None:
         """Store `entry` (JSON-serialisable) under `key`; durable on disk when this returns."""
         record = {"key": key, **entry}
-        self.entries[key] = record
-        if self._fd is None:
-            return
         line = (json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
-        written = os.write(self._fd, line)
-        if written != len(line):  # O_APPEND writes of this size are not split on local file systems
-            raise OSError(f"{self.path}: short write to the judge cache ({written} of {len(line)} bytes)")
-        if self.fsync:
-            os.fsync(self._fd)
+        with self._lock:  # callable from worker threads
+            self.entries[key] = record
+            if self._fd is None:
+                return
+            written = os.write(self._fd, line)
+            if written != len(line):  # O_APPEND writes of this size are not split on local file systems
+                raise OSError(f"{self.path}: short write to the judge cache ({written} of {len(line)} bytes)")
+            if self.fsync:
+                os.fsync(self._fd)
 
     def close(self) -> None:
         if self._fd is not None:
