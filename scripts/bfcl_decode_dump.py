@@ -9,7 +9,7 @@ repository root:
 The corpus: the ground truth of the Python single-turn categories rendered as model output by the official
 tool's `gt` renderer (every `--stride`-th entry, prompt mode and Qwen FC mode), systematic mutations of those
 renderings (fences, prose, missing brackets, positional arguments, arithmetic, bare names...), a hand-written
-list of decoder quirks, and tests/data/hostile_strings.txt (decoded in a forked child with a time and memory
+list of decoder quirks, random call-like texts (`--fuzz`, seeded), and tests/data/hostile_strings.txt (decoded in a forked child with a time and memory
 limit, since the official decoder evaluates arithmetic with `eval`). Each output line:
 `{"kind", "fmt": "prompt"|"qwen_fc", "text" (or "hostile": line index), "ok", "repr", "error"}` where `repr`
 is `repr()` of the official decoded value and `error` the exception class when decoding raised
@@ -24,6 +24,7 @@ import importlib.util
 import json
 import os
 import pickle
+import random
 import re
 import resource
 import signal
@@ -143,6 +144,64 @@ QUIRKS = [
     "[f(a='x' + str)]",
 ]
 
+_FUZZ_ATOMS = [
+    "1", "-1", "0", "2.5", "-0.5", "1e3", "True", "False", "None", "'x'", '"y z"', "''", "b'q'", "1j", "...",
+    "foo", "a.b", "x[0]", "x[1:2]", "g()", "g(1)", "g(k=1)", "h(1, k='v')", "(1, 2)", "()", "(1,)", "[]", "{}",
+    "{1, 2}", "lambda: 1", "f'a{b}'", "not 1", "~2", "+3", "-x", "-'s'", "1 < 2", "a or b", "[i for i in y]",
+    "0x10", "1_000", "'%d' % 3", "'a' 'b'", "r'\\d'", "'\\u00e9'", "-(1)", "(-1)", "--1", "- 1", "len('ab')",
+]  # fmt: skip
+_FUZZ_OPS = [" + ", " - ", " * ", " / ", " // ", " % ", " ** ", " & ", " | ", " ^ ", " >> ", " << ", " @ "]
+
+
+def fuzz_texts(seed: int, n: int) -> list[str]:
+    """Random call-like texts: nested values, operators, odd callees, `**kw`, missing brackets, fences, and a
+    character-level mutation in one text out of five."""
+    rng = random.Random(seed)
+
+    def value(d=0):
+        r = rng.random()
+        if d > 2 or r < 0.45:
+            return rng.choice(_FUZZ_ATOMS)
+        if r < 0.6:
+            return "[" + ", ".join(value(d + 1) for _ in range(rng.randint(0, 3))) + "]"
+        if r < 0.7:
+            return "{" + ", ".join(f"{value(d + 1)}: {value(d + 1)}" for _ in range(rng.randint(0, 2))) + "}"
+        if r < 0.8:
+            return "(" + ", ".join(value(d + 1) for _ in range(rng.randint(0, 3))) + ")"
+        if r < 0.95:
+            a, b = (value(d + 1), value(d + 1)) if rng.random() < 0.5 else rng.choices(_FUZZ_ATOMS[:14], k=2)
+            return a + rng.choice(_FUZZ_OPS) + b
+        return (
+            rng.choice(["g", "m.n"]) + "(" + ", ".join(f"k{i}={value(d + 1)}" for i in range(rng.randint(0, 2))) + ")"
+        )
+
+    def argument():
+        if rng.random() < 0.05:
+            return "**kw"
+        if rng.random() < 0.1:
+            return value()
+        return f"{rng.choice(['a', 'b', 'a', 'c'])}{'' if rng.random() < 0.9 else ' '}={value()}"
+
+    def call():
+        name = rng.choice(["f", "a.b", "a.b.c", "f_1", "\u00e9", "Math.max", "f()", "'s'.join", "x[0].y"])
+        return f"{name}({', '.join(argument() for _ in range(rng.randint(0, 3)))})"
+
+    out = []
+    for _ in range(n):
+        calls = ", ".join(call() for _ in range(rng.randint(0, 3)))
+        s = rng.choice(
+            ["[" + calls + "]", calls, "[" + calls, calls + "]", "```\n[" + calls + "]\n```", " [" + calls + "] \n"]
+        )
+        if rng.random() < 0.2:
+            i = rng.randrange(len(s) + 1)
+            s = (
+                s[:i]
+                + rng.choice(["", "(", ")", "[", "]", ",", "=", "'", " ", "\n", "`", "-", "*"])
+                + s[i + rng.randint(0, 2) :]
+            )
+        out.append(s)
+    return out
+
 
 def _load_tool(path: str):
     spec = importlib.util.spec_from_file_location("bfcl_official_check", path)
@@ -248,6 +307,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tool", default="../shared/tools/bfcl_official_check.py")
     parser.add_argument("--hostile", default="tests/data/hostile_strings.txt")
     parser.add_argument("--stride", type=int, default=8, help="use every n-th ground-truth entry")
+    parser.add_argument("--fuzz", type=int, default=1500, help="number of random call-like texts")
+    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="tests/data/bfcl_decode_expected.jsonl.gz")
     args = parser.parse_args(argv)
 
@@ -271,6 +332,9 @@ def main(argv: list[str] | None = None) -> int:
                     add("mutation", fmt, m)
     for text in QUIRKS:
         add("quirk", "prompt", text)
+    for text in fuzz_texts(args.seed, args.fuzz):  # operators can blow up under eval: decode in a child
+        decode = official_decode_isolated if any(op in text for op in ("*", "<<")) else official_decode
+        records.append({"kind": "fuzz", "fmt": "prompt", "text": text, **decode(handler, text, "prompt")})
     for i, text in enumerate(read_hostile(Path(args.hostile))):
         for fmt in ("prompt", "qwen_fc"):
             result = official_decode_isolated(handler, text, fmt)

@@ -229,7 +229,7 @@ def _ours(text: str, fmt: str) -> ParseResult:
 
 def test_agrees_with_official_decoder():
     """Ground-truth renderings, mutations and quirks: same success/failure and the same decoded value (repr)."""
-    records = [r for r in _expected_records() if r["kind"] != "hostile"]
+    records = [r for r in _expected_records() if r["kind"] in ("gt", "mutation", "quirk")]
     assert len(records) > 5000
     mismatches = []
     for r in records:
@@ -239,15 +239,16 @@ def test_agrees_with_official_decoder():
     assert mismatches == []
 
 
-def test_hostile_agrees_or_is_refused_for_safety():
-    """Hostile strings: where BFCL decodes, we give the same value or refuse with a safety reason; where BFCL
-    fails, we fail too; where it hangs (stopped after a few seconds), we just return."""
+def test_fuzz_and_hostile_agree_or_are_refused_for_safety():
+    """Random call-like texts and hostile strings: where BFCL decodes, we give the same value or refuse with a
+    safety reason; where BFCL fails, we fail too; where it hangs (stopped after a few seconds), we just return."""
     hostile = read_hostile()
-    records = [r for r in _expected_records() if r["kind"] == "hostile"]
-    assert len(records) == 2 * len(hostile)
+    records = [r for r in _expected_records() if r["kind"] in ("fuzz", "hostile")]
+    assert sum(r["kind"] == "hostile" for r in records) == 2 * len(hostile)
+    assert sum(r["kind"] == "fuzz" for r in records) >= 1000
     problems = []
     for r in records:
-        ours = _ours(hostile[r["hostile"]], r["fmt"])
+        ours = _ours(r["text"] if "text" in r else hostile[r["hostile"]], r["fmt"])
         if r["error"] in ("timeout", "killed"):
             continue
         if r["ok"] and ours.calls is None and ours.reason in SAFETY_REASONS:
