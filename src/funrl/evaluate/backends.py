@@ -23,6 +23,11 @@ from funrl.schema import Sample
 
 BACKENDS = ("hf", "vllm", "openai")
 ResultCallback = Callable[[int, str], None]
+TOKENIZER_FILES = ("tokenizer_config.json", "tokenizer.json")
+
+
+class GenerationError(RuntimeError):
+    """Generation stopped (e.g. a server error that retries did not fix); the message names the entry."""
 
 
 def _progress(total: int, desc: str):
@@ -35,9 +40,26 @@ def resolve_model_dir(model: str, lora: str | None) -> tuple[str, str | None]:
     """Return `(base_model, adapter)`: a PEFT adapter dir given as `model` is split into its base and itself."""
     path = Path(model)
     if lora is None and (path / "adapter_config.json").is_file():
-        config = json.loads((path / "adapter_config.json").read_text())
-        return config["base_model_name_or_path"], str(path)
+        config_path = path / "adapter_config.json"
+        base = json.loads(config_path.read_text()).get("base_model_name_or_path")
+        if not base:
+            raise ValueError(
+                f"{config_path}: no 'base_model_name_or_path'; pass the base as --model and this as --lora"
+            )
+        return base, str(path)
     return model, lora
+
+
+def tokenizer_source(base: str, adapter: str | None) -> str:
+    """The adapter dir when it holds tokenizer files (trainers save the tokenizer beside the adapter), else the base."""
+    if adapter and any((Path(adapter) / name).is_file() for name in TOKENIZER_FILES):
+        return adapter
+    return base
+
+
+def lora_rank(adapter: str) -> int:
+    """The rank `r` of a PEFT LoRA adapter (vLLM must be told the largest rank it will see)."""
+    return int(json.loads((Path(adapter) / "adapter_config.json").read_text()).get("r") or 16)
 
 
 class HFBackend:
@@ -56,11 +78,13 @@ class HFBackend:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         base, adapter = resolve_model_dir(model, lora)
-        self.tokenizer = AutoTokenizer.from_pretrained(adapter or base)
+        source = tokenizer_source(base, adapter)
+        self.tokenizer = AutoTokenizer.from_pretrained(source)
         if self.tokenizer.chat_template is None:
             raise ValueError(
-                f"{base} has no chat template (tokenizer_config.json 'chat_template'); funrl renders prompts with it. "
-                "Use an instruct/chat checkpoint, or add a template to the tokenizer and save it."
+                f"{source} has no chat template (tokenizer_config.json 'chat_template' or chat_template.jinja); "
+                "funrl renders prompts with it. Use an instruct/chat checkpoint, or set one and save the tokenizer: "
+                "`tok.chat_template = funrl.template.CHAT_TEMPLATE; tok.save_pretrained(dir)`."
             )
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
@@ -75,15 +99,30 @@ class HFBackend:
         self.model = model_obj.to(self.device).eval()
         self.batch_size = batch_size
         self.max_new_tokens = max_new_tokens
+        # stop at the model's eos ids and at the tokenizer's (a checkpoint whose generation config lacks
+        # `<|im_end|>` would otherwise run to max_new_tokens)
+        eos = self.model.generation_config.eos_token_id
+        eos = list(eos) if isinstance(eos, (list, tuple)) else [] if eos is None else [eos]
+        if self.tokenizer.eos_token_id is not None and self.tokenizer.eos_token_id not in eos:
+            eos.append(self.tokenizer.eos_token_id)
+        self.eos_token_id = eos or None
 
-    def generate_texts(
-        self, prompts: Sequence[str], on_result: ResultCallback | None = None, desc: str = "hf"
-    ) -> list[str]:
-        """Greedy completions of already-rendered prompt strings."""
+    def generate_ids(self, prompts: Sequence[str], on_result: ResultCallback | None = None, desc: str = "hf"):
+        """Greedy completions of already-rendered prompt strings, as token ids (cut at the first eos).
+
+        Prompts are tokenized without adding special tokens (the chat template already wrote them), sorted by
+        token length (longest first, so a batch holds similar lengths and the first batch shows an OOM early) and
+        left padded. `on_result(i, text)` is called per prompt as soon as its batch is done.
+
+        Returns:
+            `list[list[int]]`: the generated ids of each prompt, in input order.
+        """
         import torch
 
-        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]), reverse=True)
-        out: list[str] = [""] * len(prompts)
+        lengths = [len(self.tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
+        order = sorted(range(len(prompts)), key=lambda i: lengths[i], reverse=True)
+        out: list[list[int]] = [[] for _ in prompts]
+        stop = set(self.eos_token_id or [])  # after an eos a finished row only holds padding
         with _progress(len(prompts), desc) as bar:
             for start in range(0, len(order), self.batch_size):
                 idx = order[start : start + self.batch_size]
@@ -96,14 +135,23 @@ class HFBackend:
                         max_new_tokens=self.max_new_tokens,
                         do_sample=False,
                         pad_token_id=self.tokenizer.pad_token_id,
+                        eos_token_id=self.eos_token_id,
                     )
-                new = gen[:, enc["input_ids"].shape[1] :]
+                new = gen[:, enc["input_ids"].shape[1] :].tolist()
                 for i, row in zip(idx, new):
-                    out[i] = self.tokenizer.decode(row, skip_special_tokens=True)
+                    cut = next((k for k, t in enumerate(row) if t in stop), len(row))
+                    out[i] = row[:cut]
                     if on_result:
-                        on_result(i, out[i])
+                        on_result(i, self.tokenizer.decode(out[i], skip_special_tokens=True))
                 bar.update(len(idx))
         return out
+
+    def generate_texts(
+        self, prompts: Sequence[str], on_result: ResultCallback | None = None, desc: str = "hf"
+    ) -> list[str]:
+        """Greedy completions of already-rendered prompt strings (see `generate_ids`)."""
+        ids = self.generate_ids(prompts, on_result, desc)
+        return [self.tokenizer.decode(row, skip_special_tokens=True) for row in ids]
 
     def generate(self, samples: Sequence[Sample], fmt: str, on_result: ResultCallback | None = None) -> list[str]:
         from funrl.template import render_prompt
@@ -113,7 +161,13 @@ class HFBackend:
 
 
 class VLLMBackend:
-    """vLLM's offline `LLM` engine (optional extra `funrl[vllm]`), tensor parallel, LoRA applied per request."""
+    """vLLM's offline `LLM` engine (optional extra `funrl[vllm]`), tensor parallel, LoRA applied per request.
+
+    Prompts are rendered by `funrl.template` and sent as token ids tokenized without special tokens, exactly as
+    the `hf` backend does (a text prompt would get a second BOS on tokenizers that add one). They are generated
+    in chunks of `chunk_size`, and each chunk is reported through `on_result` before the next starts, so an
+    interrupted run loses at most one chunk.
+    """
 
     def __init__(
         self,
@@ -123,21 +177,27 @@ class VLLMBackend:
         tensor_parallel_size: int = 1,
         gpu_memory_utilization: float = 0.9,
         max_model_len: int | None = None,
+        chunk_size: int = 512,
     ):
         try:
             from vllm import LLM, SamplingParams
         except ImportError as exc:
             raise ImportError("the vllm backend needs vLLM: pip install 'funrl[vllm]' (GPU machines)") from exc
         base, adapter = resolve_model_dir(model, lora)
+        extra: dict[str, Any] = {}
+        if adapter:
+            extra = {"enable_lora": True, "max_lora_rank": max(16, lora_rank(adapter))}
         self.llm = LLM(
             model=base,
+            tokenizer=tokenizer_source(base, adapter),
             tensor_parallel_size=tensor_parallel_size,
             gpu_memory_utilization=gpu_memory_utilization,
             max_model_len=max_model_len,
-            enable_lora=adapter is not None,
+            **extra,
         )
         self.tokenizer = self.llm.get_tokenizer()
         self.params = SamplingParams(temperature=0.0, max_tokens=max_new_tokens)
+        self.chunk_size = chunk_size
         self.lora_request = None
         if adapter:
             from vllm.lora.request import LoRARequest
@@ -147,12 +207,24 @@ class VLLMBackend:
     def generate(self, samples: Sequence[Sample], fmt: str, on_result: ResultCallback | None = None) -> list[str]:
         from funrl.template import render_prompt
 
-        prompts = [render_prompt(self.tokenizer, s, fmt) for s in samples]
-        outputs = self.llm.generate(prompts, self.params, lora_request=self.lora_request, use_tqdm=True)
-        texts = [o.outputs[0].text for o in outputs]
-        if on_result:
-            for i, text in enumerate(texts):
-                on_result(i, text)
+        texts: list[str] = []
+        with _progress(len(samples), "vllm") as bar:
+            for start in range(0, len(samples), self.chunk_size):
+                chunk = samples[start : start + self.chunk_size]
+                prompts = [
+                    {
+                        "prompt_token_ids": self.tokenizer(
+                            render_prompt(self.tokenizer, s, fmt), add_special_tokens=False
+                        )["input_ids"]
+                    }
+                    for s in chunk
+                ]
+                outputs = self.llm.generate(prompts, self.params, lora_request=self.lora_request, use_tqdm=False)
+                for k, output in enumerate(outputs):
+                    texts.append(output.outputs[0].text)
+                    if on_result:
+                        on_result(start + k, texts[-1])
+                bar.update(len(chunk))
         return texts
 
 
@@ -172,7 +244,15 @@ def tool_calls_to_text(message: Any) -> str:
 
 class OpenAIBackend:
     """Any OpenAI-compatible chat-completions server (vLLM serve, SGLang, hosted APIs): async, bounded
-    concurrency, retries with exponential backoff on 429/5xx/timeouts. The key comes from `api_key_env`."""
+    concurrency, retries with exponential backoff on 429/5xx/timeouts/dropped connections. The key comes from
+    `api_key_env`.
+
+    Messages are `funrl.template.build_messages`; for `qwen-fc` the tools go in the request's `tools` field (BFCL
+    types such as `dict` and `float`, as the trainer's prompt has them: a server that validates JSON Schema
+    strictly may refuse them). An answer with `tool_calls` is turned back into `<tool_call>` text
+    (`tool_calls_to_text`), so the same parser scores it. An error that retries do not fix raises
+    `GenerationError` naming the entry; results finished before it have already gone to `on_result`.
+    """
 
     def __init__(
         self,
@@ -184,6 +264,8 @@ class OpenAIBackend:
         timeout_s: float = 120.0,
         max_retries: int = 5,
     ):
+        if not base_url:
+            raise ValueError("the openai backend needs --base-url, e.g. http://localhost:8000/v1")
         self.model = model
         self.base_url = base_url
         self.api_key = os.environ.get(api_key_env) or "EMPTY"  # local servers accept any key
@@ -221,6 +303,7 @@ class OpenAIBackend:
         return tool_calls_to_text(response.choices[0].message)
 
     async def _run(self, samples: Sequence[Sample], fmt: str, on_result: ResultCallback | None) -> list[str]:
+        import openai
         from openai import AsyncOpenAI
 
         client = AsyncOpenAI(base_url=self.base_url, api_key=self.api_key, timeout=self.timeout_s, max_retries=0)
@@ -228,7 +311,13 @@ class OpenAIBackend:
         out: list[str] = [""] * len(samples)
 
         async def task(i: int) -> None:
-            out[i] = await self._one(client, semaphore, samples[i], fmt)
+            try:
+                out[i] = await self._one(client, semaphore, samples[i], fmt)
+            except (openai.APIError, IndexError) as exc:
+                raise GenerationError(
+                    f"entry {samples[i].id!r}: {type(exc).__name__}: {exc} (server {self.base_url}, "
+                    f"model {self.model!r}, {self.max_retries} attempts)"
+                ) from exc
             if on_result:
                 on_result(i, out[i])
             bar.update(1)

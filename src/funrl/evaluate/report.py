@@ -13,16 +13,35 @@ import json
 import sys
 from pathlib import Path
 
-from funrl.metrics import BFCLScores, aggregate, render_markdown
+from funrl.metrics import DATASET_SIZE, BFCLScores, aggregate, render_markdown
+
+
+class ReportError(ValueError):
+    """A run directory without a readable `results.json`; the message names the file."""
 
 
 def load_run(run_dir: str | Path) -> tuple[str, BFCLScores]:
+    """`(run name, scores)` of one `funrl eval` output directory."""
     path = Path(run_dir) / "results.json"
     if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: is {run_dir} a `funrl eval` output directory?")
-    data = json.loads(path.read_text())
-    counts = {cat: (info["correct"], info["scored"]) for cat, info in data["categories"].items() if info["scored"]}
-    return data.get("name") or Path(run_dir).name, aggregate(counts)
+        raise ReportError(f"{path} not found: is {run_dir} a `funrl eval` output directory?")
+    try:
+        data = json.loads(path.read_text())
+        cats = {cat: info for cat, info in data["categories"].items() if info["scored"]}
+        counts = {cat: (info["correct"], info["scored"]) for cat, info in cats.items()}
+        # canonical (non-BFCL) categories carry their own weights; BFCL ones use BFCL's entry counts
+        sizes = {cat: info["dataset_size"] for cat, info in cats.items() if cat not in DATASET_SIZE}
+        return data.get("name") or Path(run_dir).name, aggregate(counts, dataset_size=sizes)
+    except json.JSONDecodeError as exc:
+        raise ReportError(f"{path}: invalid JSON ({exc.msg} at line {exc.lineno})") from None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ReportError(f"{path}: not a `funrl eval` results file ({type(exc).__name__}: {exc})") from None
+
+
+def unique_names(names: list[str], run_dirs: list[str]) -> list[str]:
+    """Run names for the table; runs that share a name are told apart by their directory."""
+    counts = {n: names.count(n) for n in names}
+    return [n if counts[n] == 1 else f"{n} ({d})" for n, d in zip(names, run_dirs)]
 
 
 def plot_runs(runs: dict[str, BFCLScores], path: Path) -> None:
@@ -52,10 +71,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=None, help="write report.md and report.png here (default: print only)")
     args = parser.parse_args(argv)
     try:
-        runs = dict(load_run(r) for r in args.runs)
-    except (FileNotFoundError, KeyError, json.JSONDecodeError) as exc:
+        loaded = [load_run(r) for r in args.runs]
+    except ReportError as exc:
         print(f"funrl report: error: {exc}", file=sys.stderr)
         return 2
+    names = unique_names([name for name, _ in loaded], args.runs)
+    runs = {name: scores for name, (_, scores) in zip(names, loaded)}
     table = render_markdown(runs)
     print(table)
     if args.out:

@@ -10,9 +10,10 @@ as `funrl score` does, so `funrl score --outputs RUN/generations.jsonl` gives th
     funrl eval --model served-name --backend openai --base-url http://localhost:8000/v1 --output runs/eval-api
     funrl eval --model runs/sft --samples data/heldout.jsonl --output runs/eval-heldout   # canonical samples
 
-The output directory holds `generations.jsonl` (`{"id", "output"}` lines, appended as they are produced, so a
-re-run skips entries already generated), `per_entry.jsonl` (verdicts with reasons), `results.json`,
-`results.md` (paper layout: Non-Live AST | Live | Overall, plus BFCL v3 overall and v4 sub-scores) and
+The output directory holds `run_config.json` (model, backend, format, budget: a re-run with other settings is
+refused), `generations.jsonl` (`{"id", "output"}` lines, appended as they are produced, so a re-run skips entries
+already generated and a torn last line from a killed run is dropped), `per_entry.jsonl` (verdicts with reasons),
+`results.json`, `results.md` (paper layout: Non-Live AST | Live | Overall, plus BFCL v3 overall and v4 sub-scores) and
 `per_category.png`.
 """
 
@@ -20,12 +21,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from funrl.evaluate.backends import BACKENDS, make_backend
+from funrl.evaluate.backends import BACKENDS, GenerationError, make_backend
 from funrl.schema import Sample, read_samples
 
 FORMATS = ("funrl", "bfcl-prompt", "qwen-fc")
@@ -50,6 +52,9 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--base-url", default=None, help="openai backend: server URL, e.g. http://localhost:8000/v1")
     p.add_argument("--api-key-env", default="OPENAI_API_KEY", help="openai backend: env var holding the key")
     p.add_argument("--concurrency", type=int, default=16, help="openai backend: requests in flight")
+    p.add_argument("--timeout", type=float, default=120.0, help="openai backend: seconds per request")
+    p.add_argument("--max-retries", type=int, default=5, help="openai backend: attempts per request")
+    p.add_argument("--device", default=None, help="hf backend: cpu, cuda, cuda:1 (default: cuda when available)")
     p.add_argument("--name", default=None, help="run name in tables (default: the output folder name)")
     return p
 
@@ -57,6 +62,11 @@ def make_parser() -> argparse.ArgumentParser:
 def load_eval_samples(args: argparse.Namespace) -> list[Sample]:
     if args.samples:
         samples = read_samples(args.samples)
+        seen: dict[str, int] = {}
+        for k, s in enumerate(samples, start=1):
+            if s.id in seen:
+                raise ValueError(f"{args.samples}: sample {k} repeats id {s.id!r} (first at sample {seen[s.id]})")
+            seen[s.id] = k
         if args.limit:
             by_cat: dict[str, list[Sample]] = {}
             for s in samples:
@@ -68,53 +78,107 @@ def load_eval_samples(args: argparse.Namespace) -> list[Sample]:
     return load_bfcl(args.data_dir, args.categories, limit=args.limit)
 
 
-def read_generations(path: Path) -> dict[str, str]:
-    """Outputs already generated (resume); a torn last line from a killed run is ignored and rewritten."""
-    done: dict[str, str] = {}
+class RunDirError(ValueError):
+    """The output directory cannot be resumed (other settings, a corrupt generations file)."""
+
+
+# settings that change what a generation is: a re-run with other values must not mix into the same file
+RUN_KEYS = ("model", "lora", "backend", "format", "max_new_tokens")
+
+
+def check_run_config(args: argparse.Namespace, out_dir: Path) -> None:
+    """Write `run_config.json` on the first run; on a re-run, refuse settings that differ from it."""
+    path = out_dir / "run_config.json"
+    current = {k: getattr(args, k) for k in RUN_KEYS}
     if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            done[row["id"]] = row["output"]
-    return done
+        try:
+            saved = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise RunDirError(f"{path}: invalid JSON ({exc.msg}); delete it to start the run again") from None
+        diff = [f"{k}: {saved.get(k)!r} -> {current[k]!r}" for k in RUN_KEYS if saved.get(k) != current[k]]
+        if diff and (out_dir / "generations.jsonl").is_file():
+            raise RunDirError(
+                f"{out_dir} holds generations made with other settings ({'; '.join(diff)}); use another --output, "
+                "or delete its generations.jsonl to start again"
+            )
+    path.write_text(json.dumps(current, indent=2) + "\n")
+
+
+def read_generations(path: Path) -> tuple[dict[str, str], bool]:
+    """Outputs already generated (resume). Returns `(outputs by id, whether the file needs rewriting)`.
+
+    A torn last line (a killed run: invalid JSON, or no final newline) is dropped with a warning and the file is
+    rewritten without it; a bad line anywhere else is an error naming the file and line.
+    """
+    done: dict[str, str] = {}
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    if not text:
+        return done, False
+    complete = text.endswith("\n")
+    lines = text.split("\n")[:-1] if complete else text.split("\n")
+    for lineno, line in enumerate(lines, start=1):
+        try:
+            row = json.loads(line)
+            if not (isinstance(row, dict) and isinstance(row.get("id"), str) and isinstance(row.get("output"), str)):
+                raise ValueError('expected {"id": str, "output": str}')
+        except ValueError as exc:
+            if lineno == len(lines):
+                print(f"funrl eval: {path}:{lineno}: dropping a torn last line (interrupted run)", file=sys.stderr)
+                return done, True
+            raise RunDirError(f"{path}:{lineno}: not a generation line ({exc}); fix or delete the file") from None
+        done[row["id"]] = row["output"]
+    return done, not complete  # a last line without its newline is rewritten with one
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def generate_missing(args: argparse.Namespace, samples: list[Sample], out_dir: Path) -> tuple[dict[str, str], float]:
+    """Generate the samples that `generations.jsonl` does not hold yet, appending each result as it arrives."""
     path = out_dir / "generations.jsonl"
-    done = read_generations(path)
-    # rewrite without a possibly torn tail, then append new results as they arrive
-    path.write_text("".join(json.dumps({"id": k, "output": v}, ensure_ascii=False) + "\n" for k, v in done.items()))
+    done, rewrite = read_generations(path)
+    if rewrite:
+        _write_atomic(
+            path, "".join(json.dumps({"id": k, "output": v}, ensure_ascii=False) + "\n" for k, v in done.items())
+        )
     todo = [s for s in samples if s.id not in done]
     elapsed = 0.0
-    if todo:
-        print(
-            f"funrl eval: {len(done)} entries already generated, {len(todo)} to go ({args.backend})", file=sys.stderr
-        )
-        backend = make_backend(
-            args.backend,
-            model=args.model,
-            lora=args.lora,
-            batch_size=args.batch_size,
-            max_new_tokens=args.max_new_tokens,
-            dtype=args.dtype,
-            tensor_parallel_size=args.tensor_parallel_size,
-            gpu_memory_utilization=args.gpu_memory_utilization,
-            base_url=args.base_url,
-            api_key_env=args.api_key_env,
-            concurrency=args.concurrency,
-        )
-        start = time.perf_counter()
-        with path.open("a", encoding="utf-8") as handle:
+    if not todo:
+        print(f"funrl eval: all {len(samples)} entries already generated in {path}", file=sys.stderr)
+        return done, elapsed
+    print(
+        f"funrl eval: {len(samples) - len(todo)} entries already generated, {len(todo)} to go ({args.backend})",
+        file=sys.stderr,
+    )
+    backend = make_backend(
+        args.backend,
+        model=args.model,
+        lora=args.lora,
+        batch_size=args.batch_size,
+        max_new_tokens=args.max_new_tokens,
+        dtype=args.dtype,
+        device=args.device,
+        tensor_parallel_size=args.tensor_parallel_size,
+        gpu_memory_utilization=args.gpu_memory_utilization,
+        base_url=args.base_url,
+        api_key_env=args.api_key_env,
+        concurrency=args.concurrency,
+        timeout_s=args.timeout,
+        max_retries=args.max_retries,
+    )
+    start = time.perf_counter()
+    with path.open("a", encoding="utf-8") as handle:
 
-            def on_result(i: int, text: str) -> None:
-                done[todo[i].id] = text
-                handle.write(json.dumps({"id": todo[i].id, "output": text}, ensure_ascii=False) + "\n")
-                handle.flush()
+        def on_result(i: int, text: str) -> None:
+            done[todo[i].id] = text
+            handle.write(json.dumps({"id": todo[i].id, "output": text}, ensure_ascii=False) + "\n")
+            handle.flush()
 
-            backend.generate(todo, args.format, on_result)
-        elapsed = time.perf_counter() - start
+        backend.generate(todo, args.format, on_result)
+    elapsed = time.perf_counter() - start
     return done, elapsed
 
 
@@ -152,9 +216,15 @@ def main(argv: list[str] | None = None) -> int:
         print("funrl eval: error: no entries selected", file=sys.stderr)
         return 2
     out_dir = Path(args.output)
-    out_dir.mkdir(parents=True, exist_ok=True)
     try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        check_run_config(args, out_dir)
         outputs, gen_seconds = generate_missing(args, samples, out_dir)
+    except GenerationError as exc:
+        print(
+            f"funrl eval: error: {exc}\nfinished entries are kept; re-run the same command to resume", file=sys.stderr
+        )
+        return 2
     except (ValueError, OSError, ImportError) as exc:
         print(f"funrl eval: error: {exc}", file=sys.stderr)
         return 2
