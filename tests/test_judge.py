@@ -644,3 +644,44 @@ def test_packaged_prompts_render_every_placeholder():
         text = system["content"] + user["content"]
         assert "{{" not in text and '"name": "get_weather"' in text and "T2 repair: '5' -> 5" in text
     assert render_target([]) == "NO CALL"
+
+
+# ----------------------------------------------------------------------------------------------- with stage B
+
+
+@pytest.mark.parametrize(
+    "correction, status, reasons, amount",
+    [
+        ([{"name": "convert", "arguments": {"amount": 5, "src": "EUR", "dst": "JPY"}}], "repaired", [], 5),
+        # "5" for a number: stage B coerces it losslessly (T2) before the corrected sample is judged again
+        ([{"name": "convert", "arguments": {"amount": "5", "src": "EUR", "dst": "JPY"}}], "repaired", [], 5),
+        ([{"name": "convert", "arguments": {"amount": 5, "src": "EUR"}}], "rejected", ["J2", "C4"], None),
+        (
+            [{"name": "convert", "arguments": {"amount": 5, "src": "EUR", "dst": "JPY", "fee": 1}}],
+            "rejected",
+            ["J2", "C5"],
+            None,
+        ),
+        ([{"name": "exchange", "arguments": {"amount": 5}}], "rejected", ["J2", "C1"], None),
+    ],
+    ids=["valid", "coerced-T2", "missing-required-C4", "extra-argument-C5", "unknown-function-C1"],
+)
+def test_corrections_go_through_the_project_validator(stub, correction, status, reasons, amount):
+    from funrl.data.validate import Validator
+
+    right = WORLD["Convert 5 EUR to JPY."]
+
+    def judge(request):
+        _, calls, _ = prompt_parts(request)
+        if calls == right:  # Python equality: stage B writes numbers as 5.0 (T3), and 5.0 == 5
+            return verdict("pass")
+        return verdict("fail", "wrong_value", True, correction)
+
+    stub.set_responder(judge)
+    wrong = [{"name": "convert", "arguments": {"amount": 50, "src": "EUR", "dst": "JPY"}}]
+    sample = make_sample("Convert 5 EUR to JPY.", wrong)
+    (outcome,) = run_judge([sample], config(stub), Validator().judge_callback)
+    assert (outcome.status, outcome.reasons) == (status, reasons)
+    if amount is not None:
+        (call,) = calls_from_ground_truth(outcome.sample.ground_truth)
+        assert call["arguments"]["amount"] == amount and outcome.rounds == 2
