@@ -159,6 +159,12 @@ def train(script_args: FunRLScriptArguments, training_args: FunRLConfig, model_a
     trainer.accelerator.print(f"funrl train: model saved to {training_args.output_dir}")
     if hasattr(trainer, "end"):  # transformers >= 5.18: finish the trackers and the process group
         trainer.end()
+    if "wandb" in (training_args.report_to or []) and trainer.accelerator.is_main_process:
+        import wandb
+
+        # Trainer leaves the run open until the process exits; close it so that several `train()` calls in one
+        # process (tests, ablations) log to separate runs.
+        wandb.finish()
     return trainer
 
 
