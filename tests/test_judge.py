@@ -1,166 +1,36 @@
-"""The LLM judge (funrl.data.judge) against a real loopback OpenAI-compatible server (tests/openai_stub.py).
-
-The stub plays a deterministic judge: it reads the conversation and the candidate answer out of the prompt
-the judge sent, compares the answer with the right one for that question (`WORLD`) and answers a verdict,
-so every test goes through the real `openai` client, HTTP, retries, parsing and the cache.
-The `validate` callable passed to the judge here is a small jsonschema-based stand-in for stage B (the
-judge's contract is a callable; stage B itself is tested in its own module).
-"""
+"""The LLM judge (funrl.data.judge) against a real loopback OpenAI-compatible server: verdicts, corrections and
+their re-validation, round cap, final pass, transport faults and retries, malformed answers, API-key hygiene,
+token budget, concurrency bound, and corrections through the project's stage-B validator."""
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import re
-import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
-import jsonschema
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from openai_stub import OpenAIStub, RecordedRequest, StubReply
-
-from funrl.data.judge import JudgeConfig, JudgeError, backoff_wait, run_judge, summarize
-from funrl.data.judge_cache import JudgeCache, request_key
-from funrl.data.judge_prompt import load_template, parse_verdict, render_target
-from funrl.data.records import calls_from_ground_truth, ground_truth_from_calls
-from funrl.schema import Sample, normalize_tools, write_samples
-
-REPO = Path(__file__).resolve().parents[1]
-TOOLS = normalize_tools(
-    [
-        {
-            "name": "get_weather",
-            "description": "Current weather in a city.",
-            "parameters": {
-                "type": "object",
-                "properties": {"city": {"type": "string"}, "unit": {"type": "string", "enum": ["c", "f"]}},
-                "required": ["city"],
-            },
-        },
-        {
-            "name": "convert",
-            "description": "Convert an amount between currencies.",
-            "parameters": {
-                "type": "object",
-                "properties": {"amount": {"type": "number"}, "src": {"type": "string"}, "dst": {"type": "string"}},
-                "required": ["amount", "src", "dst"],
-            },
-        },
-    ]
+from judge_world import (
+    WORLD,
+    batch,
+    config,
+    make_sample,
+    prompt_parts,
+    schema_validate,
+    verdict,
+    world_judge,
 )
-# question -> the right answer (what the stub judge believes)
-WORLD: dict[str, list[dict]] = {
-    "Weather in Paris?": [{"name": "get_weather", "arguments": {"city": "Paris"}}],
-    "Weather in Oslo in fahrenheit?": [{"name": "get_weather", "arguments": {"city": "Oslo", "unit": "f"}}],
-    "Convert 5 EUR to JPY.": [{"name": "convert", "arguments": {"amount": 5, "src": "EUR", "dst": "JPY"}}],
-    "Weather in Rome and Lima?": [
-        {"name": "get_weather", "arguments": {"city": "Rome"}},
-        {"name": "get_weather", "arguments": {"city": "Lima"}},
-    ],
-    "Tell me a joke.": [],
-}
+from openai_stub import OpenAIStub, StubReply
 
-
-def make_sample(question: str, calls: list[dict], sid: str | None = None) -> Sample:
-    return Sample(
-        id=sid or question,
-        messages=[{"role": "user", "content": question}],
-        tools=TOOLS,
-        ground_truth=ground_truth_from_calls(calls),
-        category="multiple" if calls else "irrelevance",
-        source="test",
-        meta={"target_kind": "call" if calls else "no_call", "audit": []},
-    )
-
-
-def verdict(verdict="pass", failure_type=None, fixable=False, corrected=None, reasoning="checked") -> str:
-    body = {
-        "reasoning": reasoning,
-        "verdict": verdict,
-        "failure_type": failure_type,
-        "fixable": fixable,
-        "corrected_calls": corrected,
-    }
-    return json.dumps(body)
-
-
-def prompt_parts(request: RecordedRequest) -> tuple[str, list[dict] | None, bool]:
-    """(question, candidate calls or None for NO CALL, is_final_pass) read back from the judge prompt."""
-    system = request.messages[0]["content"]
-    user = next(m["content"] for m in request.messages if m["role"] == "user")
-    question = re.search(r"^\[user\] (.*)$", user, re.MULTILINE).group(1)
-    target = user.split("):\n", 1)[1].split("\n", 1)[0]
-    calls = [] if target == "NO CALL" else json.loads(target)
-    return question, calls, "final reviewer" in system
-
-
-def canon(calls: list[dict]) -> list[str]:
-    return sorted(json.dumps(c, sort_keys=True) for c in calls)
-
-
-def world_judge(request: RecordedRequest) -> str:
-    """Pass the right answer; fail-and-correct a wrong one (final pass: pass or fail)."""
-    question, calls, final = prompt_parts(request)
-    if question not in WORLD:
-        return verdict("fail", "unsolvable", False, reasoning="no tool fits")
-    right = WORLD[question]
-    if canon(calls) == canon(right):
-        return verdict("pass")
-    if final:
-        return verdict("fail", "wrong_value", False)
-    return verdict("fail", "wrong_value", True, right, reasoning="the value does not match the request")
-
-
-def schema_validate(sample: Sample) -> tuple[Sample | None, list[str]]:
-    """Stand-in for stage B: unknown function (C1), missing required (C4), extra argument (C5), type (T1)."""
-    codes = []
-    for call in calls_from_ground_truth(sample.ground_truth):
-        tool = sample.tool(call["name"])
-        if tool is None:
-            codes.append("C1")
-            continue
-        params = tool["parameters"]
-        if set(params.get("required", [])) - set(call["arguments"]):
-            codes.append("C4")
-        if set(call["arguments"]) - set(params["properties"]):
-            codes.append("C5")
-        errors = jsonschema.Draft202012Validator(params).iter_errors(call["arguments"])
-        if any(error.validator != "required" for error in errors):
-            codes.append("T1")
-    return (None, codes) if codes else (sample, [])
+from funrl.data.judge import JudgeConfig, JudgeError, backoff_wait, run_judge
+from funrl.data.records import calls_from_ground_truth
+from funrl.schema import Sample
 
 
 @pytest.fixture
 def stub():
+    """A loopback server playing the deterministic `world_judge`."""
     with OpenAIStub(world_judge) as server:
         yield server
-
-
-def config(stub: OpenAIStub, tmp_path: Path | None = None, **kw) -> JudgeConfig:
-    defaults = dict(
-        base_url=stub.base_url,
-        model="stub-judge",
-        api_key_env=None,
-        concurrency=4,
-        timeout_s=5.0,
-        max_retries=3,
-        backoff_s=0.01,
-        backoff_max_s=0.2,
-        progress=False,
-        cache_path=str(tmp_path / "cache.jsonl") if tmp_path else None,
-    )
-    defaults.update(kw)
-    return JudgeConfig(**defaults)
-
-
-def comparable(outcomes) -> list[dict]:
-    return [o.to_dict(with_usage=False) for o in outcomes]
 
 
 # ----------------------------------------------------------------------------------------------- verdicts
@@ -379,183 +249,6 @@ def test_always_malformed_answer_is_a_counted_failure(stub, answer, code):
 
 
 # one row per case: answer text -> verdict fields, or the VerdictError code
-PARSE_CASES = [
-    (verdict("pass"), ("pass", None, False, None)),
-    ("```json\n" + verdict("pass") + "\n```", ("pass", None, False, None)),  # one outer fence is accepted
-    ("  " + verdict("fail", "missing_info", False) + "\n", ("fail", "missing_info", False, None)),
-    (verdict("fail", "wrong_count", True, []), ("fail", "wrong_count", True, [])),  # [] = NO CALL
-    ("Sure! " + verdict("pass"), "invalid_json"),  # prose around the object is not accepted
-    (verdict("pass") + verdict("pass"), "invalid_json"),
-    (verdict("pass", "wrong_value"), "inconsistent"),
-    (verdict("pass", corrected=[]), "inconsistent"),
-    (json.dumps({**json.loads(verdict("pass")), "confidence": 0.9}), "bad_keys"),
-    (json.dumps({**json.loads(verdict("pass")), "fixable": "no"}), "bad_fixable"),
-    (json.dumps({**json.loads(verdict("pass")), "reasoning": 3}), "bad_reasoning"),
-    (verdict("fail", "wrong_value", True, [{"name": "f", "arguments": []}]), "bad_corrected_calls"),
-    (verdict("fail", "wrong_value", True, {"name": "f", "arguments": {}}), "bad_corrected_calls"),
-]
-
-
-@pytest.mark.parametrize("text, expected", PARSE_CASES)
-def test_parse_verdict_table(text, expected):
-    from funrl.data.judge_prompt import VerdictError
-
-    if isinstance(expected, str):
-        with pytest.raises(VerdictError) as info:
-            parse_verdict(text)
-        assert info.value.code == expected
-    else:
-        got = parse_verdict(text)
-        assert (got.verdict, got.failure_type, got.fixable, got.corrected_calls) == expected
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    st.one_of(
-        st.text(),
-        st.recursive(st.none() | st.booleans() | st.text(), lambda c: st.lists(c) | st.dictionaries(st.text(), c)).map(
-            json.dumps
-        ),
-    )
-)
-def test_parse_verdict_never_crashes(text):
-    from funrl.data.judge_prompt import VerdictError
-
-    try:
-        parsed = parse_verdict(text)
-    except VerdictError:
-        return
-    assert parsed.verdict in ("pass", "fail")
-
-
-@settings(max_examples=100, deadline=None)
-@given(
-    st.text(),
-    st.sampled_from(["pass", "fail"]),
-    st.lists(
-        st.fixed_dictionaries(
-            {"name": st.text(min_size=1), "arguments": st.dictionaries(st.text(), st.integers() | st.text())}
-        ),
-        max_size=3,
-    ),
-)
-def test_parse_verdict_round_trips_valid_answers(reasoning, decision, calls):
-    if decision == "pass":
-        text = verdict("pass", reasoning=reasoning)
-        expected = ("pass", None, False, None)
-    else:
-        text = verdict("fail", "wrong_value", True, calls, reasoning=reasoning)
-        expected = ("fail", "wrong_value", True, calls)
-    got = parse_verdict(text)
-    assert (got.verdict, got.failure_type, got.fixable, got.corrected_calls) == expected and got.reasoning == reasoning
-
-
-# ----------------------------------------------------------------------------------------------- cache
-
-
-def batch() -> list[Sample]:
-    wrong = {"Weather in Oslo in fahrenheit?": [{"name": "get_weather", "arguments": {"city": "Oslo"}}]}
-    samples = [make_sample(q, wrong.get(q, calls), sid=f"s{i}") for i, (q, calls) in enumerate(WORLD.items())]
-    samples.append(make_sample("What is the meaning of life?", [], sid="s-unsolvable"))
-    return samples
-
-
-def test_rerun_is_served_from_the_cache(stub, tmp_path):
-    first = run_judge(batch(), config(stub, tmp_path), schema_validate)
-    made = len(stub.chat_requests())
-    assert made == summarize(first)["requests"] > 0
-    assert [o.status for o in first] == ["kept", "repaired", "kept", "kept", "kept", "rejected"]
-    second = run_judge(batch(), config(stub, tmp_path), schema_validate)
-    assert len(stub.chat_requests()) == made  # the stub saw no new request
-    assert comparable(second) == comparable(first)
-    totals = summarize(second)
-    assert totals["requests"] == 0 and totals["cache_hits"] == made and totals["prompt_tokens"] == 0
-    # a different model or temperature is a different key
-    run_judge(batch()[:1], config(stub, tmp_path, temperature=0.5), schema_validate)
-    assert len(stub.chat_requests()) == made + 2
-
-
-def test_same_answers_give_same_outcomes_at_any_concurrency(stub):
-    one = run_judge(batch(), config(stub, concurrency=1), schema_validate)
-    many = run_judge(batch(), config(stub, concurrency=6), schema_validate)
-    assert comparable(one) == comparable(many)
-    assert [o.id for o in many] == [s.id for s in batch()]
-
-
-def test_cache_tolerates_a_torn_last_line_and_names_a_corrupt_one(tmp_path):
-    path = tmp_path / "cache.jsonl"
-    with JudgeCache(path) as cache:
-        cache.put("a", {"content": "1"})
-        cache.put("b", {"content": "2"})
-    with path.open("ab") as handle:
-        handle.write(b'{"key": "c", "content": "par')  # a write cut short by kill -9
-    with JudgeCache(path) as cache:
-        assert sorted(cache.entries) == ["a", "b"] and cache.torn_tail_bytes > 0
-        cache.put("c", {"content": "3"})
-    with JudgeCache(path) as cache:
-        assert sorted(cache.entries) == ["a", "b", "c"] and cache.torn_tail_bytes == 0
-    lines = path.read_text().splitlines()
-    path.write_text("\n".join([lines[0], "{oops", *lines[1:]]) + "\n")
-    with pytest.raises(ValueError, match=r"cache\.jsonl:2: corrupt judge-cache entry"):
-        JudgeCache(path)
-
-
-RESUME_SCRIPT = """
-import sys
-from funrl.data.judge import JudgeConfig, run_judge
-from funrl.schema import read_samples
-
-samples = read_samples(sys.argv[1])
-config = JudgeConfig(base_url=sys.argv[2], model="stub-judge", api_key_env=None, cache_path=sys.argv[3],
-                     concurrency=2, backoff_s=0.01, progress=False)
-run_judge(samples, config, lambda sample: (sample, []))
-print("FINISHED")
-"""
-
-
-def test_kill_9_then_resume_requests_only_the_missing_answers(tmp_path):
-    questions = list(WORLD)
-    samples = [
-        make_sample(questions[i % len(questions)], WORLD[questions[i % len(questions)]], sid=f"r{i}")
-        for i in range(24)
-    ]
-    # distinct prompts per sample, so each sample has its own cache keys
-    for i, sample in enumerate(samples):
-        sample.messages.insert(0, {"role": "system", "content": f"session {i}"})
-    write_samples(samples, tmp_path / "samples.jsonl")
-    accept = lambda sample: (sample, [])  # noqa: E731
-
-    with OpenAIStub(world_judge) as reference_stub:
-        reference = run_judge(samples, config(reference_stub), accept)
-        all_keys = {request_key(r.body) for r in reference_stub.chat_requests()}
-    assert len(all_keys) == 48  # evaluate + final pass per sample
-
-    cache_path = tmp_path / "cache.jsonl"
-    with OpenAIStub(world_judge, latency_s=0.1) as stub:
-        script = tmp_path / "run_judge.py"
-        script.write_text(RESUME_SCRIPT)
-        proc = subprocess.Popen(
-            [sys.executable, str(script), str(tmp_path / "samples.jsonl"), stub.base_url, str(cache_path)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and proc.poll() is None:
-            if cache_path.exists() and cache_path.read_bytes().count(b"\n") >= 10:
-                break
-            time.sleep(0.02)
-        assert proc.poll() is None, proc.communicate()  # still running: killed mid-way
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-        with JudgeCache(cache_path) as cache:
-            cached = set(cache.entries)
-        assert 10 <= len(cached) < 48 and cached <= all_keys
-        stub.reset()
-        resumed = run_judge(samples, config(stub, tmp_path), accept)
-        asked = [request_key(r.body) for r in stub.chat_requests()]
-    assert comparable(resumed) == comparable(reference)
-    assert set(asked) == all_keys - cached and len(asked) == len(set(asked))  # only the missing ones, once
-
 
 # ----------------------------------------------------------------------------------------------- key, budget, limits
 
@@ -610,40 +303,6 @@ def test_concurrency_bound_is_respected():
         outcomes = run_judge(samples, config(stub, concurrency=3), schema_validate)
     assert all(o.status == "kept" for o in outcomes)
     assert 2 <= peak[0] <= 3
-
-
-# ----------------------------------------------------------------------------------------------- prompts
-
-
-def test_prompt_files_can_be_replaced(stub, tmp_path):
-    (tmp_path / "judge_evaluate.txt").write_text(
-        "my header\n### system\nCUSTOM REVIEWER\n### user\nConversation:\n{{conversation}}\nCandidate answer (x):\n{{target}}\n"
-    )
-    (outcome,) = run_judge(
-        [make_sample("Weather in Paris?", WORLD["Weather in Paris?"])],
-        config(stub, prompt_dir=str(tmp_path)),
-        schema_validate,
-    )
-    first, final = stub.chat_requests()
-    assert outcome.status == "kept"
-    assert first.messages[0]["content"] == "CUSTOM REVIEWER"
-    assert "final reviewer" in final.messages[0]["content"]  # judge_final.txt falls back to the packaged one
-    (tmp_path / "judge_final.txt").write_text("### system\nx\n### user\n{{tool}}\n")
-    with pytest.raises(ValueError, match=r"judge_final\.txt:4: unknown placeholder \{\{tool\}\}"):
-        load_template("final", tmp_path)
-    (tmp_path / "judge_final.txt").write_text("### user\nx\n")
-    with pytest.raises(ValueError, match="expected one '### system' then one '### user'"):
-        load_template("final", tmp_path)
-
-
-def test_packaged_prompts_render_every_placeholder():
-    sample = make_sample("Weather in Paris?", WORLD["Weather in Paris?"])
-    sample.meta["audit"] = [{"rule": "T2", "action": "repair", "detail": "'5' -> 5"}]
-    for name in ("evaluate", "final"):
-        system, user = load_template(name).render(sample, round_index=2)
-        text = system["content"] + user["content"]
-        assert "{{" not in text and '"name": "get_weather"' in text and "T2 repair: '5' -> 5" in text
-    assert render_target([]) == "NO CALL"
 
 
 # ----------------------------------------------------------------------------------------------- with stage B

@@ -37,12 +37,8 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import email.utils
-import json
 import logging
 import os
-import random
-import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -50,6 +46,7 @@ from typing import Any
 
 from funrl.data.judge_cache import JudgeCache, request_key
 from funrl.data.judge_prompt import VERDICT_SCHEMA, Verdict, VerdictError, load_template, parse_verdict
+from funrl.data.judge_retry import BadResponse, backoff_wait, failure_kind
 from funrl.data.records import category_for, ground_truth_from_calls
 from funrl.schema import Sample
 
@@ -173,10 +170,6 @@ class _BudgetExhausted(Exception):
     pass
 
 
-class _BadResponse(Exception):
-    pass
-
-
 @dataclass
 class _Usage:
     requests: int = 0
@@ -185,59 +178,6 @@ class _Usage:
     retries: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
-
-
-def _retry_after(exc: BaseException) -> float | None:
-    response = getattr(exc, "response", None)
-    headers = getattr(response, "headers", None)
-    if not headers:
-        return None
-    if headers.get("retry-after-ms"):
-        try:
-            return float(headers["retry-after-ms"]) / 1000.0
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        try:
-            parsed = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        return max(0.0, parsed.timestamp() - time.time())
-
-
-def backoff_wait(config: JudgeConfig, attempt: int, exc: BaseException) -> float:
-    """Seconds to wait before retry number `attempt` (1-based): jittered exponential backoff
-    (`backoff_s * 2**(attempt-1)`, times a factor in [0.5, 1]), at least the server's `Retry-After`
-    (or `retry-after-ms`), never more than `backoff_max_s`."""
-    backoff = min(config.backoff_max_s, config.backoff_s * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
-    hint = _retry_after(exc)
-    return min(config.backoff_max_s, max(backoff, hint)) if hint is not None else backoff
-
-
-def _failure_kind(exc: BaseException) -> str | None:
-    """The J5 kind of a retryable transport error, or None when the error must not be retried."""
-    import openai
-
-    if isinstance(exc, openai.APITimeoutError):
-        return "timeout"
-    if isinstance(exc, openai.APIConnectionError):
-        return "connection"
-    if isinstance(exc, openai.RateLimitError):
-        return "rate_limited"
-    if isinstance(exc, openai.APIStatusError):
-        if exc.status_code >= 500:
-            return "server_error"
-        if exc.status_code in (408, 409):
-            return f"http_{exc.status_code}"
-        return None
-    if isinstance(exc, (json.JSONDecodeError, _BadResponse, openai.APIResponseValidationError)):
-        return "bad_response"
-    return None
 
 
 class _Judge:
@@ -288,6 +228,7 @@ class _Judge:
     async def _call(self, payload: dict[str, Any], usage: _Usage) -> dict[str, Any]:
         """One answer from the endpoint, with retries (tenacity) on transient failures."""
         import openai
+        from openai.types.chat import ChatCompletion
         from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 
         def before_sleep(state: Any) -> None:
@@ -298,12 +239,10 @@ class _Judge:
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.config.max_retries + 1),
             wait=lambda state: backoff_wait(self.config, state.attempt_number, state.outcome.exception()),
-            retry=retry_if_exception(lambda exc: _failure_kind(exc) is not None),
+            retry=retry_if_exception(lambda exc: failure_kind(exc) is not None),
             before_sleep=before_sleep,
             reraise=True,
         )
-        from openai.types.chat import ChatCompletion
-
         # The request body is sent as built (the SDK's generic `post`): `chat.completions.create` would run its
         # typed-parameter transform over every message, milliseconds of CPU per request that cap throughput.
         body = {k: v for k, v in payload.items() if k != "extra_body"}
@@ -317,7 +256,7 @@ class _Judge:
                     async with self.semaphore:
                         response = await self.client.post("/chat/completions", cast_to=ChatCompletion, body=body)
                     if not getattr(response, "choices", None) or response.choices[0].message is None:
-                        raise _BadResponse("the response has no choices")
+                        raise BadResponse("the response has no choices")
         except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
             raise JudgeError(
                 f"the judge endpoint {self.config.base_url} refused the API key from ${self.config.api_key_env} "
@@ -328,7 +267,7 @@ class _Judge:
                 f"the judge endpoint {self.config.base_url} answered 404 for model {self.config.model!r}: {exc.message}"
             ) from None
         except Exception as exc:
-            kind = _failure_kind(exc)
+            kind = failure_kind(exc)
             if isinstance(exc, openai.APIStatusError) and kind is None:
                 kind = f"http_{exc.status_code}"
             if kind is None:
