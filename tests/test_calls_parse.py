@@ -112,6 +112,14 @@ FUNRL_CASES = [
     ("<think>t</think><answer>None</answer>", None, "not_a_call", "t", "text answer does not decode"),
     ("<think>t</think><answer>no call</answer>", None, "syntax_error", "t", "prose answer does not parse"),
     ("<think>t</think><answer>[f(1)]</answer>", [{"f": {}}], None, "t", "positional: template ok, noted"),
+    (
+        "<think>use <answer>[x()]</answer>?</think><answer>[f()]</answer>",
+        [{"x": {}}],
+        "tag_count",
+        "use <answer>[x()]</answer>?",
+        "tags quoted in the reasoning: the first answer pair is decoded (and the template fails)",
+    ),
+    ("<think>t</think><answer>[f()]", None, "no_answer", "t", "unclosed answer"),
 ]
 
 

@@ -11,8 +11,8 @@ Formats (`FORMATS`):
 - `"funrl"`: `<think>…</think><answer>[f(a=1), g.h(b='x')]</answer>`. `format_ok` iff each of the four tags
   appears exactly once, in that order, with only whitespace outside them, and the answer body is a Python
   list of calls (possibly empty: a no-call / irrelevance answer is `<answer>[]</answer>`). `calls` is the
-  answer body decoded exactly like BFCL prompt mode whenever an answer pair is found, even when another
-  rule of the template fails (the evaluator is lenient, the reward is strict); None without an answer pair.
+  body of the first `<answer>…</answer>` pair (the first `<answer>` and the next `</answer>`) decoded exactly like
+  BFCL prompt mode whenever there is one, even when another rule of the template fails (the evaluator is lenient, the reward is strict); None without an answer pair.
 - `"bfcl-prompt"`: bare BFCL prompt-mode output, decoded like bfcl-eval's prompt-mode decoder
   (`funrl.calls.decode`); `format_ok` iff it decodes.
 - `"qwen-fc"`: `<tool_call>\\n{"name": ..., "arguments": {...}}\\n</tool_call>` blocks, decoded like BFCL's
