@@ -235,3 +235,45 @@ def test_wandb_offline_gets_the_metrics(tmp_path, monkeypatch):
     records = next(tmp_path.rglob("run-*.wandb")).read_bytes()
     for key in ("train/reward", "train/kl", "train/entropy_adv/bonus_mean", "train/entropy_adv/cap_frac"):
         assert key.encode() in records, key
+
+
+def test_loss_uses_the_shaped_advantages(model_dir, dataset, tmp_path):
+    """On one batch, FunRL's loss equals TRL's GRPO loss fed the advantages of funrl.advantages by hand."""
+    from funrl.advantages import CotMasker, entropy_advantages
+
+    level = dict(entropy_adv_level="token", entropy_adv_alpha=0.4)
+    funrl = FunRLTrainer(
+        model=model_dir,
+        reward_funcs=[_parity_reward],
+        args=FunRLConfig(output_dir=str(tmp_path / "f"), **SMALL, **THINK, **level),
+        train_dataset=dataset,
+    )
+    grpo = GRPOTrainer(
+        model=model_dir,
+        reward_funcs=[_parity_reward],
+        args=GRPOConfig(output_dir=str(tmp_path / "g"), **SMALL),
+        train_dataset=dataset,
+    )
+    for trainer in (funrl, grpo):
+        trainer.model.train()
+        trainer.current_gradient_accumulation_steps = 1  # set by Trainer.train(), which is not run here
+    inputs = funrl._generate_and_score_completions(next(iter(funrl.get_train_dataloader())))
+    loss = funrl._compute_loss(funrl.model, inputs)
+    assert inputs["advantages"].dim() == 1  # the batch itself is left as it was (it is reused across iterations)
+
+    completion_ids, completion_mask = inputs["completion_ids"], inputs["completion_mask"]
+    with torch.no_grad():
+        _, entropies, _ = grpo._get_per_token_logps_and_entropies(
+            grpo.model,
+            torch.cat([inputs["prompt_ids"], completion_ids], dim=1),
+            torch.cat([inputs["prompt_mask"], completion_mask], dim=1),
+            completion_ids.size(1),
+            compute_entropy=True,
+        )
+    cot = CotMasker(funrl.processing_class, "", "e")(completion_ids, completion_mask)
+    assert cot.any()
+    shaped = entropy_advantages(
+        inputs["advantages"], entropies, completion_mask, cot, form="cheng", alpha=0.4, kappa=2.0, level="token"
+    ).advantages
+    torch.testing.assert_close(loss, grpo._compute_loss(grpo.model, {**inputs, "advantages": shaped}))
+    assert not torch.allclose(loss, grpo._compute_loss(grpo.model, inputs))  # and the bonus does change the loss
