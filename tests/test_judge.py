@@ -269,7 +269,8 @@ def test_api_key_is_used_but_never_logged_or_stored(tmp_path, caplog, capfd, mon
     out, err = capfd.readouterr()
     texts = [caplog.text, out, err, str(info.value), repr(cfg), (tmp_path / "cache.jsonl").read_text()]
     texts.append(json.dumps([o.to_dict() for o in outcomes], default=str))
-    assert "refused" in str(info.value) and len(caplog.records) > 0
+    assert "refused" in str(info.value)
+    assert any(r.name.startswith("openai") for r in caplog.records)  # the SDK's debug logs were captured too
     for text in texts:
         assert secret not in text and secret[::-1] not in text
 
