@@ -365,3 +365,38 @@ def test_funrl_roundtrip_is_format_ok():
     assert (r.calls, r.format_ok, r.think) == (calls, True, "why")
     r = parse_calls(render_calls(calls, "qwen-fc"), fmt="qwen-fc")
     assert (r.calls, r.format_ok) == (calls, True)
+
+
+_small = st.one_of(
+    st.integers(-20, 20).map(str),
+    st.floats(-100, 100, allow_nan=False).map(repr),
+    st.sampled_from(["'ab'", "''", "'x%s'", "[1, 'a']", "(2,)", "True", "None", "{1, 2}", "{'k': 1}", "b'z'"]),
+)
+_ops = st.sampled_from(["+", "-", "*", "/", "//", "%", "**", "&", "|", "^", "<<", ">>", "@"])
+
+
+@st.composite
+def _operand(draw, depth=0):
+    if depth >= 2 or draw(st.booleans()):
+        return draw(_small)
+    unary = draw(st.sampled_from(["", "", "-", "+", "~", "not "]))
+    return f"({unary}({draw(_operand(depth + 1))}) {draw(_ops)} ({draw(_operand(depth + 1))}))"
+
+
+@FAST
+@given(_operand(), _ops, _operand())
+def test_literal_arithmetic_matches_python(left, op, right):
+    """A binary operation on literals decodes to what Python computes (or fails where Python raises).
+
+    The expressions come from the strategies above (small literals), never from model text."""
+    expr = f"({left}) {op} ({right})"
+    try:
+        expected = ("ok", repr(eval(expr)))  # noqa: S307 - test-generated literals only
+    except Exception:
+        expected = ("fail", None)
+    r = parse_calls(f"[f(a={expr})]", "bfcl-prompt")
+    if r.calls is None and r.reason in SAFETY_REASONS:
+        assert r.reason == "literal_too_large" and expected[0] == "ok" and len(expected[1]) > 1000
+        return
+    got = ("ok", repr(r.calls[0]["f"]["a"])) if r.calls is not None else ("fail", None)
+    assert got == expected, r.reason
