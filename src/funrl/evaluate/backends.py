@@ -257,7 +257,7 @@ class OpenAIBackend:
     def __init__(
         self,
         model: str,
-        base_url: str,
+        base_url: str | None = None,
         api_key_env: str = "OPENAI_API_KEY",
         concurrency: int = 16,
         max_new_tokens: int = 256,
@@ -295,7 +295,7 @@ class OpenAIBackend:
             async for attempt in AsyncRetrying(
                 retry=retry_if_exception_type(retryable),
                 stop=stop_after_attempt(self.max_retries),
-                wait=wait_exponential_jitter(initial=0.2, max=10.0),
+                wait=wait_exponential_jitter(multiplier=0.2, max=10.0, jitter=0.2),
                 reraise=True,
             ):
                 with attempt:
