@@ -24,8 +24,10 @@ Hashes are content-based (CRC32 shingles, fixed-seed permutations), so results a
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import os
 import re
 import zlib
 from dataclasses import asdict, dataclass, field, fields
@@ -203,16 +205,25 @@ def exact_key(sample: Sample) -> str:
 
 def load_bfcl_questions(data_dir: str | None, categories: str = "single_turn") -> list[tuple[str, str]]:
     """`(bfcl_id, user_text)` of every BFCL question of `categories`; a clear error when no data is found."""
-    from funrl.bfcl import find_data_dir, load_bfcl
+    from funrl.bfcl import find_data_dir
 
     try:
         root = find_data_dir(data_dir)
-    except FileNotFoundError as exc:
+    except FileNotFoundError:
+        tried = data_dir or os.environ.get("BFCL_DATA_DIR") or "the bfcl-eval package"
         raise BFCLDataNotFound(
-            f"decontamination (D3) needs the BFCL data: {exc} Pass --bfcl-data-dir DIR (or set BFCL_DATA_DIR), "
-            "or turn it off with --no-decontaminate."
+            f"decontamination (D3) needs the BFCL data and none was found (looked in {tried}). Pass "
+            "--bfcl-data-dir DIR (a folder with BFCL_v4_<category>.json and possible_answer/; or set "
+            "BFCL_DATA_DIR, or install bfcl-eval), or turn decontamination off with --no-decontaminate."
         ) from None
-    return [(s.id, "\n".join(user_texts(s))) for s in load_bfcl(root, categories)]
+    return list(_bfcl_questions(str(root.resolve()), categories))
+
+
+@functools.lru_cache(maxsize=4)
+def _bfcl_questions(root: str, categories: str) -> tuple[tuple[str, str], ...]:
+    from funrl.bfcl import load_bfcl
+
+    return tuple((s.id, "\n".join(user_texts(s))) for s in load_bfcl(root, categories))
 
 
 class Deduper:

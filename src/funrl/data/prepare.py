@@ -201,7 +201,10 @@ def build_config(args: argparse.Namespace) -> PrepareConfig:
 def _split_of(sample: Sample, seed: int, val_ratio: float) -> str:
     """`train` / `validation` from a hash of the sample's source and input record, so the steps of one dialog
     never straddle the split and the result does not depend on the order or number of other records."""
-    record = json.dumps([sample.source, sample.meta.get("origin") or sample.id], sort_keys=True, default=str)
+    origin = dict(sample.meta.get("origin") or {"id": sample.id})
+    if "file" in origin:  # the file name, not where it lives: the same data splits the same on every machine
+        origin["file"] = Path(str(origin["file"])).name
+    record = json.dumps([sample.source, origin], sort_keys=True, default=str)
     digest = hashlib.blake2b(f"{seed}:{record}".encode(), digest_size=8).digest()
     return "validation" if int.from_bytes(digest, "big") / 2**64 < val_ratio else "train"
 
@@ -226,11 +229,13 @@ def run_prepare(config: PrepareConfig) -> dict[str, Any]:
     from funrl.data.readers import ReaderOptions, default_source, read_source
 
     out_dir = Path(config.output)
+    judge_config = _judge_config(config, out_dir) if config.judge is not None else None  # fail fast on bad settings
     dedup = Deduper(DedupConfig.from_dict(config.dedup))  # loads BFCL (D3) before any work
     report = PrepareReport(config.target_no_call_ratio)
     rejected: list[tuple[int, Rejection]] = []
     survivors: list[tuple[int, Sample]] = []  # (input position, sample) in input order
     validators: dict[str, Validator] = {}
+    repaired: set[int] = set()  # positions of samples changed by validation or the judge
     position = 0
     for spec in config.inputs:
         validation = ValidationConfig.from_dict({**config.validation, **spec.validation}, f"{spec.path}: validation")
@@ -256,6 +261,8 @@ def run_prepare(config: PrepareConfig) -> dict[str, Any]:
                     rejected.append((position, _rejection(sample, "validate", reasons)))
                 else:
                     survivors.append((position, result.sample))
+                    if result.status == "repaired":
+                        repaired.add(position)
                 position += 1
         bar.close()
     kept: list[tuple[int, Sample]] = []
@@ -266,8 +273,8 @@ def run_prepare(config: PrepareConfig) -> dict[str, Any]:
         else:
             report.add_rejection(sample.source, "dedup", [finding.code])
             rejected.append((pos, _rejection(sample, "dedup", [{"code": finding.code, "detail": finding.detail}])))
-    if config.judge is not None:
-        kept = _judge(kept, config, out_dir, validators, report, rejected)
+    if judge_config is not None:
+        kept = _judge(kept, judge_config, out_dir, validators, report, rejected, repaired)
     final: list[tuple[int, Sample]] = []
     ids: set[str] = set()
     for pos, sample in kept:
@@ -277,7 +284,7 @@ def run_prepare(config: PrepareConfig) -> dict[str, Any]:
             rejected.append((pos, _rejection(sample, "dedup", [reason])))
             continue
         ids.add(sample.id)
-        report.add_kept(sample.source, sample)
+        report.add_kept(sample.source, sample, pos in repaired)
         final.append((pos, sample))
     report.check()
     splits: dict[str, list[str]] = {"train": [], "validation": []}
@@ -301,15 +308,23 @@ def run_prepare(config: PrepareConfig) -> dict[str, Any]:
     return data
 
 
-def _judge(kept, config, out_dir, validators, report, rejected) -> list[tuple[int, Sample]]:
-    from funrl.data.dedup import exact_key
-    from funrl.data.judge import JudgeConfig, run_judge
+def _judge_config(config: PrepareConfig, out_dir: Path) -> Any:
+    from funrl.data.judge import JudgeConfig
 
-    judge_values = dict(config.judge)
-    judge_values.setdefault("cache_path", str(out_dir / "judge_cache.jsonl"))
-    judge_values.setdefault("progress", config.progress)
+    values = dict(config.judge or {})
+    values.setdefault("cache_path", str(out_dir / "judge_cache.jsonl"))
+    values.setdefault("progress", config.progress)
+    try:
+        return JudgeConfig(**values)
+    except TypeError as exc:
+        raise ValueError(f"judge: {exc}") from None
+
+
+def _judge(kept, judge_config, out_dir, validators, report, rejected, repaired) -> list[tuple[int, Sample]]:
+    from funrl.data.dedup import exact_key
+    from funrl.data.judge import run_judge
+
     out_dir.mkdir(parents=True, exist_ok=True)
-    judge_config = JudgeConfig(**judge_values)
 
     def validate(sample: Sample) -> tuple[Sample | None, list[str]]:
         return validators[sample.source].judge_callback(sample)
@@ -336,6 +351,8 @@ def _judge(kept, config, out_dir, validators, report, rejected) -> list[tuple[in
             )
             continue
         seen.add(key)
+        if outcome.status == "repaired":
+            repaired.add(pos)
         survivors.append((pos, final))
     return survivors
 
@@ -346,7 +363,7 @@ def _config_dict(config: PrepareConfig) -> dict[str, Any]:
     out["validation"] = ValidationConfig.from_dict(config.validation).to_dict()
     out["dedup"] = DedupConfig.from_dict(config.dedup).to_dict()
     if out["judge"]:
-        out["judge"] = {k: v for k, v in out["judge"].items() if k not in ("progress",)}
+        out["judge"] = {k: v for k, v in out["judge"].items() if k not in ("progress", "cache_path")}
     return out
 
 

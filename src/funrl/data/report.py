@@ -5,11 +5,12 @@ Every pipeline item is counted exactly once: an input record the reader rejected
 (a multi-turn dialog gives one sample per assistant call step). Each item ends either kept or rejected, so
 `input == kept + rejected` holds per source (`PrepareReport.check()` asserts it). Funnel columns are cumulative in
 pipeline order: `parsed` (read, and the target's parse rules P*), `schema-ok` (S*), `calls-ok` (C*, R*),
-`types-ok` (T*, V*), `dedup-ok` (D*), `judge-ok` (J*), then `repaired` (kept items that carry a repair) and `kept`.
+`types-ok` (T*, V*), `dedup-ok` (D*), `judge-ok` (J*), then `repaired` (kept items that validation or the judge
+changed) and `kept`.
 
     report = PrepareReport()
     report.add_rejection("xlam", "validate", ["C4"])
-    report.add_kept("xlam", sample)
+    report.add_kept("xlam", sample, repaired=False)
     report.check(); print_report(report.to_dict())
 """
 
@@ -97,11 +98,13 @@ class PrepareReport:
         for code in dict.fromkeys(codes):
             stats.reasons[code] += 1
 
-    def add_kept(self, source: str, sample: Any) -> None:
+    def add_kept(self, source: str, sample: Any, repaired: bool) -> None:
+        """A kept sample; `repaired` when validation or the judge changed it (a reader's format conversion,
+        such as xLAM's per-parameter dict -> JSON Schema, shows in the repairs histogram only)."""
         stats = self._get(source)
         stats.kept += 1
         audit = sample.meta.get("audit") or []
-        if any(a.get("action") == "repair" for a in audit):
+        if repaired:
             stats.repaired += 1
         for entry in audit:
             rule = str(entry.get("rule"))

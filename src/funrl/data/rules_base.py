@@ -50,6 +50,9 @@ RULES: dict[str, tuple[str, str]] = {
     "V4": ("types", "format hints (date, date-time, email, uri, pattern)"),
     "V5": ("types", "string value not grounded in the conversation (possibly_hallucinated)"),
     "V6": ("types", "leading/trailing whitespace trimmed from string values"),
+    "D1": ("dedup", "exact duplicate (conversation, tool names, target)"),
+    "D2": ("dedup", "near-duplicate user text over the per-cluster cap"),
+    "D3": ("dedup", "user text matches a BFCL question (decontamination)"),
 }
 
 
