@@ -96,7 +96,15 @@ def tiny_run(tiny_model_dir, tmp_path):
 
 
 class TestTraining:
-    def test_prompt_tokens_have_label_minus_100(self, tiny_run):
+    @pytest.mark.parametrize(
+        ("assistant_only", "trained_tail"),
+        [
+            (False, "<|im_end|>\n"),  # completion_only_loss: everything after the prompt, the newline included
+            (True, "<|im_end|>"),  # + the template's {% generation %} markers: the assistant turn exactly
+        ],
+    )
+    def test_prompt_tokens_have_label_minus_100(self, tiny_run, assistant_only, trained_tail):
+        tiny_run[1].assistant_only_loss = assistant_only
         trainer = build_trainer(*tiny_run)
         tokenizer = trainer.processing_class
         script_args = tiny_run[0]
@@ -110,8 +118,10 @@ class TestTraining:
             ids, labels = row["input_ids"], row["labels"]
             assert ids[:n] == prompt_ids["input_ids"]
             assert all(label == -100 for label in labels[:n])  # no loss on the prompt (system, tools, user)
-            assert labels[n:] == ids[n:]  # loss on every completion token, eos included
             assert tokenizer.decode(ids[n:]) == render_target(sample, "funrl") + "<|im_end|>\n"
+            trained = [i for i, label in zip(ids, labels) if label != -100]
+            assert [label for label in labels if label != -100] == trained  # labels are the tokens themselves
+            assert tokenizer.decode(trained) == render_target(sample, "funrl") + trained_tail  # eos is trained
 
     def test_trains_loss_logged_parameters_change(self, tiny_run):
         trainer = build_trainer(*tiny_run)
