@@ -222,6 +222,7 @@ def test_limits():
     assert parse_calls("[f(a=2**14000)]", "bfcl-prompt").calls == [{"f": {"a": 2**14000}}]
     assert parse_calls("[f(a='%*d' % (5, 1))]", "bfcl-prompt").reason == "unsafe_expression"
     assert parse_calls("[f(a='%5d' % 1)]", "bfcl-prompt").calls == [{"f": {"a": "    1"}}]
+    assert parse_calls("[f(a='' * 10**9, b=[] * 10**9)]", "bfcl-prompt").calls == [{"f": {"a": "", "b": []}}]
     assert parse_calls("<think>" + "x" * 1_000_001, "funrl").reason == "input_too_long"
 
 

@@ -217,7 +217,8 @@ class _Decoder:
                 raise DecodeError("literal_too_large")
             for seq, n in ((a, b), (b, a)):
                 if isinstance(seq, (str, bytes, list, tuple)) and _is_int(n) and n > 0:
-                    if self.weight(seq) * n > MAX_SEQ_LEN:
+                    size = len(seq) if isinstance(seq, (str, bytes)) else self.weight(seq) - 1
+                    if size * n > MAX_SEQ_LEN:
                         raise DecodeError("literal_too_large")
         elif isinstance(op, ast.Mod) and isinstance(a, (str, bytes)):
             spec = a if isinstance(a, str) else a.decode("latin-1")
