@@ -258,19 +258,8 @@ CASES = [
         lambda: make(
             [{"Weather Now": {"city": ["Paris"]}}], tools=[{**weather(), "name": "Weather Now"}], category="simple"
         ),
-        {"sanitize_names": False},
-        "reject",
-    ),
-    # P6: names with spaces renamed consistently (ToolACE)
-    ("P6", "identifier names", lambda: make(cc()), {}, None),
-    (
-        "P6",
-        "name with spaces",
-        lambda: make(
-            [{"Weather Now": {"city": ["Paris"]}}], tools=[{**weather(), "name": "Weather Now"}], category="simple"
-        ),
         {},
-        "repair",
+        "reject",
     ),
     (
         "P5",
@@ -513,7 +502,7 @@ CASES = [
 
 
 def test_every_rule_has_a_pass_and_a_fail_case():
-    rules = {"S2", "S4", "S5", "S6", "S7", "S8", "S9", "S10", "P5", "P6", "P7", "P8", "P9", "R1", "R2"}
+    rules = {"S2", "S4", "S5", "S6", "S7", "S8", "S9", "S10", "P5", "P7", "P8", "P9", "R1", "R2"}
     rules |= {f"C{i}" for i in range(1, 9)} | {f"T{i}" for i in range(1, 5)} | {f"V{i}" for i in range(1, 7)}
     assert rules <= set(RULES)
     for rule in rules:
@@ -619,24 +608,6 @@ def test_dict_values_are_written_in_bfcl_form():
     again = validate_sample(result.sample)  # idempotent: a BFCL-form dict is recognised from the key schemas
     assert again.sample.ground_truth == result.sample.ground_truth
     assert not [f for f in again.findings if f.code == "C3"]
-
-
-def test_renamed_tools_stay_consistent():
-    call = {"id": "c0", "type": "function", "function": {"name": "Weather Now", "arguments": {"city": "Paris"}}}
-    context = [
-        {"role": "user", "content": "Weather in Paris, then in Lyon?"},
-        {"role": "assistant", "content": "", "tool_calls": [call]},
-        {"role": "tool", "tool_call_id": "c0", "content": "{}"},
-    ]
-    tools = [{**weather(), "name": "Weather Now"}, {**convert(), "name": "class"}]
-    result = validate_sample(make([{"Weather Now": {"city": ["Lyon"]}}], tools=tools, messages=context))
-    assert [t["name"] for t in result.sample.tools] == ["Weather_Now", "class_"]
-    assert result.sample.ground_truth == [{"Weather_Now": {"city": ["Lyon"]}}]
-    assert result.sample.messages[1]["tool_calls"][0]["function"]["name"] == "Weather_Now"
-    assert call["function"]["name"] == "Weather Now"  # the input is untouched
-    twins = [tools[0], {**weather(), "name": "Weather_Now"}]
-    clash = validate_sample(make([{"Weather Now": {"city": ["Lyon"]}}], tools=twins))
-    assert clash.status == "rejected" and "S2" in clash.reasons
 
 
 def test_judge_callback_returns_codes():

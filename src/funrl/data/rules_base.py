@@ -27,7 +27,6 @@ RULES: dict[str, tuple[str, str]] = {
     "S9": ("schema", "parameters pass the JSON-Schema 2020-12 meta-schema"),
     "S10": ("schema", "tool description present"),
     "P5": ("parse", "target survives render -> parse -> match with the project parser and matcher"),
-    "P6": ("parse", "tool names that are not dotted identifiers renamed consistently (tools, target, context)"),
     "P7": ("parse", "no positional arguments in a pythonic target"),
     "P8": ("parse", "reasoning/answer wrappers of a target text appear once each, in order"),
     "P9": ("parse", "no duplicate key in a JSON object of a target text"),
@@ -100,10 +99,6 @@ class ValidationConfig:
             V5: run the grounding precheck (warnings only; they feed the LLM judge).
         recompute_category (`bool`, *optional*, defaults to `True`):
             C6: set `category` from the calls (simple / multiple / parallel / parallel_multiple / irrelevance).
-        sanitize_names (`bool`, *optional*, defaults to `True`):
-            P6: rename tools whose names are not dotted Python identifiers (ToolACE `"Weather Now"` ->
-            `"Weather_Now"`) in the tool list, the target and earlier calls of the context, so the FunRL
-            template can spell the call. Off: such samples are rejected by P5.
         check_reward_roundtrip (`bool`, *optional*, defaults to `True`):
             P5/P8: render the target in the FunRL template and score it with the project parser and matcher;
             a target the reward cannot score 1.0 is rejected.
@@ -131,10 +126,6 @@ class ValidationConfig:
     )
     check_grounding: bool = field(default=True, metadata={"help": "V5: flag ungrounded string values (warn)."})
     recompute_category: bool = field(default=True, metadata={"help": "C6: derive `category` from the calls."})
-    sanitize_names: bool = field(
-        default=True,
-        metadata={"help": "P6: rename tools a pythonic call cannot spell ('Weather Now' -> 'Weather_Now')."},
-    )
     check_reward_roundtrip: bool = field(
         default=True, metadata={"help": "P5/P8: the rendered target must score 1.0 with the project matcher."}
     )

@@ -26,7 +26,6 @@ JSON blocks); then P7/P8/P9 check that text and its calls must equal the ground 
 from __future__ import annotations
 
 import json
-import keyword
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -124,18 +123,7 @@ class Validator:
         self._check_relevance(sample, tools, ground_truth, findings)
         if any(f.action == "reject" for f in findings):
             return None
-        messages = sample.messages
-        renames = _renames(checks) if self.config.sanitize_names else {}
-        if renames:
-            clashes = [f"{old!r} -> {new!r}" for old, new in renames.items() if new in checks]
-            if clashes:
-                findings.append(Finding("S2", "reject", f"renamed tool would clash with another: {clashes}"))
-                return None
-            findings.append(Finding("P6", "repair", f"tool names renamed to identifiers: {renames}"))
-            tools = [{**t, "name": renames.get(t["name"], t["name"])} for t in tools]
-            ground_truth = [{renames.get(n, n): a for n, a in call.items()} for call in ground_truth]
-            messages = _rename_in_messages(messages, renames)
-        out = Sample(sample.id, messages, tools, ground_truth, category, sample.source, sample.meta)
+        out = Sample(sample.id, sample.messages, tools, ground_truth, category, sample.source, sample.meta)
         self._check_target(out, findings)
         return out
 
@@ -412,45 +400,6 @@ class Validator:
             and not any(f.action == "reject" for f in findings)
         ):
             check_roundtrip(sample, self.config.think_text, findings)
-
-
-def _is_dotted_identifier(name: str) -> bool:
-    return all(part.isidentifier() and not keyword.iskeyword(part) for part in name.split("."))
-
-
-def _renames(checks: dict[str, Any]) -> dict[str, str]:
-    """P6: `{old: new}` for tool names a pythonic call cannot spell (`"Weather Now"` -> `"Weather_Now"`)."""
-    out = {}
-    for name in checks:
-        if _is_dotted_identifier(name):
-            continue
-        new = re.sub(r"\W+", "_", name, flags=re.ASCII).strip("_") or "tool"
-        if new[0].isdigit():
-            new = f"f_{new}"
-        if keyword.iskeyword(new):
-            new += "_"
-        out[name] = new
-    return out
-
-
-def _rename_in_messages(messages: list[Any], renames: dict[str, str]) -> list[Any]:
-    """Earlier assistant calls in the context use the new names too (shallow copies; the input is untouched)."""
-    out = []
-    for message in messages:
-        if isinstance(message, dict) and message.get("tool_calls"):
-            calls = []
-            for call in message["tool_calls"]:
-                function = call.get("function") if isinstance(call, dict) else None
-                if isinstance(function, dict) and function.get("name") in renames:
-                    call = {**call, "function": {**function, "name": renames[function["name"]]}}
-                elif isinstance(call, dict) and call.get("name") in renames:
-                    call = {**call, "name": renames[call["name"]]}
-                calls.append(call)
-            message = {**message, "tool_calls": calls}
-        if isinstance(message, dict) and message.get("role") == "tool" and message.get("name") in renames:
-            message = {**message, "name": renames[message["name"]]}
-        out.append(message)
-    return out
 
 
 def _strings(value: Any):
