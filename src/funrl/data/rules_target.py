@@ -37,7 +37,8 @@ def check_roundtrip(sample: Sample, think: str, findings: list[Finding]) -> None
     try:
         text = render_target(sample, "funrl", think=think)
     except (TypeError, ValueError, KeyError) as exc:
-        findings.append(Finding("P5", "reject", f"the target cannot be rendered as calls: {exc}"))
+        hint = " (ToolACE-style names: set the reader option identifier_names)" if "identifier" in str(exc) else ""
+        findings.append(Finding("P5", "reject", f"the target cannot be rendered as calls: {exc}{hint}"))
         return
     # the reward's own steps (funrl.rewards.score_completion): template check, then the matcher; the parse is
     # shared between the two (tests assert that kept samples score 1.0 with score_completion itself)
