@@ -122,6 +122,25 @@ class TestModel:
         assert len(tok("get_weather", add_special_tokens=False)["input_ids"]) <= 2
 
 
+class TestCorpus:
+    def test_default_corpus_has_whole_funrl_turns(self):
+        from funrl.template import FUNRL_SYSTEM_PROMPT
+        from funrl.tiny_model import default_corpus
+
+        texts = default_corpus()
+        assert sum(t.startswith(FUNRL_SYSTEM_PROMPT) and "</answer>" in t for t in texts) >= 100
+
+    def test_fallback_without_toy_world(self, monkeypatch):
+        import sys
+
+        from funrl.tiny_model import default_corpus
+
+        monkeypatch.setitem(sys.modules, "funrl.toyworld", None)  # makes `from funrl.toyworld import …` fail
+        texts = default_corpus()
+        assert any("<answer>[" in t for t in texts) and any("<tool_call>" in t for t in texts)
+        assert not any("toy" in t for t in texts[:50])
+
+
 class TestResolveAndCli:
     def test_plain_path_unchanged(self, tmp_path):
         assert resolve_model_path("Qwen/Qwen2.5-0.5B", tmp_path) == "Qwen/Qwen2.5-0.5B"
