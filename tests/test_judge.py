@@ -154,7 +154,7 @@ def test_final_pass_can_reject_and_can_be_disabled(stub):
         (StubReply(status=429, headers={"Retry-After": "0.05"}), 2),
         (StubReply(status=500), 2),
         (StubReply(status=503), 1),
-        (StubReply(content="too late", delay_s=3.0), 1),  # slower than the 0.5 s client timeout
+        (StubReply(content="too late", delay_s=30.0), 1),  # slower than the client timeout
         (StubReply(drop_connection=True), 1),
         (StubReply(raw_body=b'{"id": "x", "choices": ['), 1),  # malformed JSON body
         (StubReply(raw_body=b'{"id": "x", "object": "chat.completion", "choices": []}'), 1),  # no choices
@@ -164,7 +164,8 @@ def test_final_pass_can_reject_and_can_be_disabled(stub):
 def test_transient_faults_are_retried(stub, fault, retries):
     stub.inject(fault, times=retries)
     sample = make_sample("Weather in Paris?", WORLD["Weather in Paris?"])
-    (outcome,) = run_judge([sample], config(stub, timeout_s=0.5), schema_validate)
+    timeout = 1.5 if fault.delay_s else 10.0  # short only where a timeout is the fault (answers are ms)
+    (outcome,) = run_judge([sample], config(stub, timeout_s=timeout), schema_validate)
     assert outcome.status == "kept"
     assert outcome.usage["retries"] == retries and outcome.usage["requests"] == retries + 2
     assert len(stub.chat_requests()) == retries + 2

@@ -65,8 +65,8 @@ def test_script_queue_keyed_by_user_content():
         ),
         (StubReply(status=500), openai.InternalServerError, lambda e: e.status_code == 500),
         (StubReply(status=503), openai.InternalServerError, lambda e: e.status_code == 503),
-        # slower than the 0.3 s client timeout
-        (StubReply(content="late", delay_s=2.0), openai.APITimeoutError, lambda e: True),
+        # slower than the 1 s client timeout (the sleeping handler is woken when the server stops)
+        (StubReply(content="late", delay_s=30.0), openai.APITimeoutError, lambda e: True),
         (StubReply(drop_connection=True), openai.APIConnectionError, lambda e: True),
         # a 200 whose body is not JSON: the client's JSON decoding fails
         (StubReply(raw_body=b'{"choices": ['), json.JSONDecodeError, lambda e: True),
@@ -76,11 +76,11 @@ def test_script_queue_keyed_by_user_content():
 def test_injected_faults_then_recovery(openai_stub, fault, error, check):  # noqa: F811
     openai_stub.set_responder(lambda request: "ok")
     openai_stub.inject(fault)
-    client = _client(openai_stub, timeout=0.3)
     with pytest.raises(error) as info:
-        client.chat.completions.create(model="m", messages=MESSAGES)
+        _client(openai_stub, timeout=1.0).chat.completions.create(model="m", messages=MESSAGES)
     assert check(info.value)
     # the fault is consumed: the next request is answered normally
+    client = _client(openai_stub, timeout=30.0)
     assert client.chat.completions.create(model="m", messages=MESSAGES).choices[0].message.content == "ok"
     assert len(openai_stub.chat_requests()) == 2
 
