@@ -123,6 +123,12 @@ class TestTraining:
             assert [label for label in labels if label != -100] == trained  # labels are the tokens themselves
             assert tokenizer.decode(trained) == render_target(sample, "funrl") + trained_tail  # eos is trained
 
+    def test_truncation_is_reported(self, tiny_run, capsys):
+        tiny_run[1].max_length = 200  # toy funrl prompts are ~300 tokens: most rows lose their completion
+        trainer = build_trainer(*tiny_run)
+        out = capsys.readouterr().out
+        assert f"of 8 rows truncated, {8 - len(trainer.train_dataset)} dropped" in out
+
     def test_trains_loss_logged_parameters_change(self, tiny_run):
         trainer = build_trainer(*tiny_run)
         before = {name: p.detach().clone() for name, p in trainer.model.named_parameters()}

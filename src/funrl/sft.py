@@ -192,14 +192,31 @@ def build_trainer(script_args: SFTScriptArguments, training_args: Any, model_arg
         **(training_args.model_init_kwargs or {}),
     }
     callbacks = [make_time_budget_callback(script_args.max_time_s)] if script_args.max_time_s else []
-    return SFTTrainer(
+    dataset = build_dataset(script_args)
+    trainer = SFTTrainer(
         model=model_path,
         args=training_args,
-        train_dataset=build_dataset(script_args),
+        train_dataset=dataset,
         processing_class=tokenizer,
         peft_config=get_peft_config(model_args),
         callbacks=callbacks,
     )
+    _report_truncation(trainer, len(dataset), training_args.max_length)
+    return trainer
+
+
+def _report_truncation(trainer: Any, num_rows: int, max_length: int | None) -> None:
+    """Say how many rows TRL truncated at `max_length` or dropped (a row truncated inside its prompt has no
+    completion token left and TRL removes it), instead of letting it happen unseen."""
+    if max_length is None:
+        return
+    dropped = num_rows - len(trainer.train_dataset)
+    truncated = sum(len(ids) >= max_length for ids in trainer.train_dataset["input_ids"])
+    if dropped or truncated:
+        trainer.accelerator.print(
+            f"funrl sft: max_length={max_length}: {truncated} of {num_rows} rows truncated, {dropped} dropped (prompt "
+            "longer than max_length); raise max_length to train on them whole."
+        )
 
 
 def train(script_args: SFTScriptArguments, training_args: Any, model_args: Any):
