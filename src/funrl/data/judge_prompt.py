@@ -103,7 +103,7 @@ class Template:
         """Chat messages for one `Sample` (context tool results and long texts cut at `max_field_chars`
         characters, for the judge prompt only)."""
         values = {
-            "tools": json.dumps(sample.tools, ensure_ascii=False, indent=1, sort_keys=True),
+            "tools": "\n".join(json.dumps(tool, ensure_ascii=False) for tool in sample.tools) or "(no tools)",
             "conversation": render_conversation(sample.messages, max_field_chars),
             "target": render_target(sample.ground_truth),
             "flags": render_flags(sample.meta.get("audit") or []),
@@ -170,7 +170,7 @@ def render_target(ground_truth: list[dict[str, Any]]) -> str:
     calls = calls_from_ground_truth(ground_truth)
     if not calls:
         return "NO CALL"
-    return json.dumps(calls, ensure_ascii=False, sort_keys=True)
+    return json.dumps(calls, ensure_ascii=False)
 
 
 def render_flags(audit: list[Any]) -> str:
