@@ -152,6 +152,12 @@ class TestResolveAndCli:
         assert resolve_model_path(f"{SPEC_PREFIX}tiny:3", tmp_path) == path
         assert (tmp_path / "tiny-tiny-seed3" / "model.safetensors").stat().st_mtime_ns == stamp
 
+    def test_bare_name_is_tiny_seed0(self, tmp_path, monkeypatch):
+        built = []
+        monkeypatch.setattr("funrl.tiny_model.build_tiny_model", lambda path, size, seed: built.append((size, seed)))
+        assert resolve_model_path("funrl-tiny", tmp_path).endswith("tiny-tiny-seed0")
+        assert built == [("tiny", 0)]
+
     @pytest.mark.parametrize("spec", [f"{SPEC_PREFIX}huge", f"{SPEC_PREFIX}tiny:x"])
     def test_bad_spec(self, tmp_path, spec):
         with pytest.raises(ValueError, match="tiny"):

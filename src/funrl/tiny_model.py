@@ -10,7 +10,8 @@ offline.
     funrl tiny-model --output runs/tiny --size small
     python -c "from funrl.tiny_model import build_tiny_model; print(build_tiny_model('runs/tiny', size='tiny'))"
 
-Recipes can name a tiny model instead of a path with `funrl-tiny:<size>[:<seed>]` (see `resolve_model_path`).
+Recipes can name a tiny model instead of a path: `model_name_or_path: funrl-tiny` (size tiny, seed 0) or
+`funrl-tiny:<size>[:<seed>]`, built once into a cache folder by `resolve_model_path`.
 
 Tokens: `<think>`, `</think>`, `<answer>`, `</answer>`, `<tool_call>`, `</tool_call>` are single *normal* added
 tokens (TRL decodes completions with `skip_special_tokens=True`, which would strip special ones and zero every
@@ -188,10 +189,13 @@ def build_tiny_model(
 
 
 def resolve_model_path(name_or_path: str, cache_dir: str | Path) -> str:
-    """Turn `funrl-tiny:<size>[:<seed>]` into a built tiny model under `cache_dir`; any other value is returned as is.
+    """Turn `funrl-tiny` or `funrl-tiny:<size>[:<seed>]` into a built tiny model under `cache_dir`; any other value is
+    returned as is.
 
     The model is built once per (size, seed): a folder that already holds a `config.json` is reused.
     """
+    if name_or_path == SPEC_PREFIX[:-1]:
+        name_or_path = SPEC_PREFIX + "tiny"
     if not name_or_path.startswith(SPEC_PREFIX):
         return name_or_path
     parts = name_or_path[len(SPEC_PREFIX) :].split(":")
