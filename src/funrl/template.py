@@ -5,7 +5,9 @@ Three formats (`FORMATS`), matching the three formats of `funrl.calls.parse_call
 
 * `"funrl"` (default, method.md §4): a system prompt that lists the sample's tools as JSON schemas and asks for
   `<think>…</think>\n<answer>[func(a=1, b='x')]</answer>` (BFCL Python-call syntax, keyword arguments,
-  `<answer>[]</answer>` when no function fits). The sample's own system message is appended to ours.
+  `<answer>[]</answer>` when no function fits). The sample's own system message is appended to ours. A sample
+  with `meta["prompt_style"] == "compact"` lists its tools as one-line Python signatures under a one-sentence
+  system prompt instead (`tool_signature`; about a third of the tokens; same target and output format).
 * `"bfcl-prompt"`: BFCL's default prompt-mode system prompt (the official OSS handlers' default) with the
   functions in BFCL's own JSON (`dict`/`float` types, language hint); the target is a bare `[func(a=1)]`.
 * `"qwen-fc"`: the sample's messages with the tools rendered Qwen/Hermes style (`# Tools … <tools>…</tools>`), the
@@ -73,6 +75,15 @@ LANGUAGE_HINTS = {
     "java": " Note that the provided function is in Java 8 SDK syntax.",
     "javascript": " Note that the provided function is in JavaScript syntax.",
 }
+# Opt-in compact prompt of the `funrl` format (a sample with `meta["prompt_style"] == "compact"`): one-line Python
+# signatures instead of JSON schemas, about a third of the prompt tokens. Used by the CPU quickstart, where every
+# token of a 2M-parameter model's prompt costs training time. The target and the output format are unchanged.
+PROMPT_STYLES = ("json", "compact")
+COMPACT_SYSTEM_PROMPT = (
+    "Reply as <think>...</think><answer>[...]</answer>: a Python list of calls with keyword arguments, or [] if no "
+    "function fits.\nFunctions:\n"
+)
+_PY_TYPES = {"string": "str", "integer": "int", "number": "float", "boolean": "bool", "array": "list", "object": "dict"}
 NO_CALL_THINK = "None of the functions fits the question, so no function is called."
 NO_CALL_TEXT = "None of the functions fits the question."
 
@@ -194,6 +205,36 @@ def bfcl_tool_docs(sample: Sample) -> list[dict[str, Any]]:
     return _add_language_hints(docs, sample.language)
 
 
+def tool_signature(tool: dict[str, Any]) -> str:
+    """One-line Python-style signature of a JSON-schema tool, for the compact prompt style.
+
+    Example: `get_weather(city: str, unit: str in ['celsius', 'fahrenheit'] = 'celsius') - Current weather.`
+    Required parameters come first in schema order, then the optional ones (with their default when declared).
+    """
+    params = (tool.get("parameters") or {}).get("properties") or {}
+    required = list((tool.get("parameters") or {}).get("required") or [])
+    parts = []
+    for name in [p for p in params if p in required] + [p for p in params if p not in required]:
+        schema = params[name] if isinstance(params[name], dict) else {}
+        kind = schema.get("type")
+        text = f"{name}: {_PY_TYPES.get(kind, kind) if isinstance(kind, str) else 'any'}"
+        if schema.get("enum"):
+            text += f" in {schema['enum']!r}"
+        if name not in required:
+            text += f" = {schema['default']!r}" if "default" in schema else " = None"
+        parts.append(text)
+    description = str(tool.get("description") or "").strip()
+    return f"{tool['name']}({', '.join(parts)})" + (f" - {description}" if description else "")
+
+
+def prompt_style(sample: Sample) -> str:
+    """The sample's prompt style (`meta["prompt_style"]`, default `"json"`); an unknown value is an error."""
+    style = sample.meta.get("prompt_style", "json") if isinstance(sample.meta, dict) else "json"
+    if style not in PROMPT_STYLES:
+        raise ValueError(f"sample {sample.id!r}: meta.prompt_style={style!r}; valid styles: {', '.join(PROMPT_STYLES)}")
+    return style
+
+
 def qwen_tools_block(tools: list[dict[str, Any]]) -> str:
     """The Qwen/Hermes `# Tools` block (one JSON line per tool), as `CHAT_TEMPLATE` renders `tools=`."""
     return QWEN_TOOLS_HEAD + "".join("\n" + json.dumps(t, ensure_ascii=False) for t in tools) + QWEN_TOOLS_TAIL
@@ -223,6 +264,9 @@ def build_messages(sample: Sample, fmt: str = "funrl") -> tuple[list[dict[str, A
     if not sample.messages:
         raise ValueError(f"sample {sample.id!r}: no messages to build a prompt from")
     if fmt == "funrl":
+        if prompt_style(sample) == "compact":
+            functions = "\n".join(tool_signature(t) for t in sample.tools)
+            return _merge_system(COMPACT_SYSTEM_PROMPT + functions, sample.messages), None
         functions = "\n".join(json.dumps(t, ensure_ascii=False) for t in sample.tools)
         return _merge_system(FUNRL_SYSTEM_PROMPT + functions, sample.messages), None
     docs = bfcl_tool_docs(sample)
@@ -349,6 +393,7 @@ def boilerplate_texts() -> list[str]:
     corpus so that prompts cost few tokens."""
     return [
         FUNRL_SYSTEM_PROMPT,
+        COMPACT_SYSTEM_PROMPT,
         BFCL_SYSTEM_PROMPT.format(functions="[]"),
         QWEN_TOOLS_HEAD + QWEN_TOOLS_TAIL,
         NO_CALL_THINK,
