@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from funrl.schema import Sample, normalize_tools
 from funrl.template import (
     BFCL_SYSTEM_PROMPT,
+    COMPACT_SYSTEM_PROMPT,
     FORMATS,
     FUNRL_SYSTEM_PROMPT,
     NO_CALL_THINK,
@@ -28,6 +29,7 @@ from funrl.template import (
     render_think,
     to_rl_row,
     to_sft_row,
+    tool_signature,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -174,6 +176,43 @@ class TestBuildMessages:
     def test_no_messages(self):
         with pytest.raises(ValueError, match="no messages"):
             build_messages(make([PARIS], messages=[]), "funrl")
+
+
+# (tool, signature): one line on what each case pins down.
+SIGNATURE_CASES = [
+    # required parameters first in schema order, optional ones after with `= None` when no default is declared
+    (CURRENCY, "convert_currency(base_currency: str, target_currency: str, amount: float, rounding: int = None) - "
+               "Convert money."),
+    # nothing required: every parameter optional
+    (WEATHER, "get_weather(city: str = None) - Weather now."),
+    # enum and default are shown; an untyped parameter is `any`; an empty description adds no dash
+    ({"name": "f", "description": "", "parameters": {"type": "object", "properties": {
+        "unit": {"type": "string", "enum": ["c", "f"], "default": "c"}, "x": {}}, "required": ["x"]}},
+     "f(x: any, unit: str in ['c', 'f'] = 'c')"),
+]  # fmt: skip
+
+
+class TestCompactStyle:
+    @pytest.mark.parametrize(("tool", "expected"), SIGNATURE_CASES)
+    def test_tool_signature(self, tool, expected):
+        assert tool_signature(normalize_tools([tool])[0]) == expected
+
+    def test_compact_prompt_lists_signatures(self):
+        sample = make([YEN], prompt_style="compact")
+        messages, tools = build_messages(sample, "funrl")
+        assert tools is None
+        assert messages[0]["content"] == COMPACT_SYSTEM_PROMPT + "\n".join(tool_signature(t) for t in sample.tools)
+
+    def test_compact_changes_the_prompt_not_the_target(self):
+        assert render_target(make([YEN], prompt_style="compact"), "funrl") == render_target(make([YEN]), "funrl")
+
+    def test_other_formats_ignore_the_style(self):
+        for fmt in ("bfcl-prompt", "qwen-fc"):
+            assert prompt_messages(make([YEN], prompt_style="compact"), fmt) == prompt_messages(make([YEN]), fmt)
+
+    def test_unknown_style_is_an_error(self):
+        with pytest.raises(ValueError, match="valid styles: json, compact"):
+            build_messages(make([YEN], prompt_style="short"), "funrl")
 
 
 @pytest.mark.skipif(not BFCL_PYTHON.exists(), reason="the official BFCL venv (.venv-bfcl) is not installed")
