@@ -679,3 +679,45 @@ def test_fast_schema_check_agrees_with_the_meta_schema(schema):
         valid = False
     if plainly_valid(schema):  # the fast path may only ever say "valid" when the meta-schema agrees
         assert valid
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 5) | st.text(max_size=6),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=4), children, max_size=3),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(ground_truth=_json, tools=st.lists(_json, max_size=2) | _json, category=st.sampled_from(["simple", "x"]))
+def test_malformed_samples_give_a_verdict_never_an_exception(ground_truth, tools, category):
+    # whatever shape the ground truth and tools have, validation returns a result (bad shapes are rejections)
+    result = validate_sample(make(ground_truth, tools=tools, category=category))
+    assert result.status in ("kept", "repaired", "rejected")
+    assert (result.sample is None) == (result.status == "rejected")
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(max_size=30))
+def test_type_string_parser_never_raises(text):
+    schema, optional, unknown = parse_type_string(text)
+    assert isinstance(schema, dict) and isinstance(optional, bool) and isinstance(unknown, list)
+
+
+_types = st.recursive(
+    st.sampled_from(["str", "int", "float", "bool", "Any"]),
+    lambda inner: inner.map(lambda t: f"List[{t}]") | st.tuples(inner, inner).map(lambda p: f"Union[{p[0]}, {p[1]}]"),
+    max_leaves=4,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(type_string=_types, optional=st.booleans())
+def test_type_string_parser_on_generated_types(type_string, optional):
+    schema, is_optional, unknown = parse_type_string(type_string + (", optional" if optional else ""))
+    assert is_optional == optional and unknown == []
+    from jsonschema import Draft202012Validator
+
+    Draft202012Validator.check_schema(schema)  # always a valid JSON Schema
+    if type_string.startswith("List["):
+        assert schema["type"] == "array"

@@ -39,7 +39,7 @@ from typing import Any
 from funrl.data.dedup import BFCLDataNotFound, DedupConfig, Deduper
 from funrl.data.records import Rejection, SourceError
 from funrl.data.report import PrepareReport, print_report
-from funrl.data.validate import ValidationConfig, Validator
+from funrl.data.validate import Finding, ValidationConfig, ValidationResult, Validator
 from funrl.schema import Sample
 
 LAYOUTS = ("row", "nested")
@@ -254,7 +254,11 @@ def run_prepare(config: PrepareConfig) -> dict[str, Any]:
             report.add_record(item.samples[0].source if item.samples else default_name, len(item.samples))
             for sample in item.samples:
                 validators.setdefault(sample.source, validator)
-                result = validator(sample)
+                try:
+                    result = validator(sample)
+                except Exception as exc:  # a validator bug must not hide the sample: it is reported as rejected
+                    detail = f"{sample.id}: {type(exc).__name__}: {exc}"
+                    result = ValidationResult("rejected", None, [Finding("VALIDATE_INTERNAL", "reject", detail)])
                 if result.status == "rejected":
                     reasons = [{"code": f.code, "detail": f.detail} for f in result.findings if f.action == "reject"]
                     report.add_rejection(sample.source, "validate", result.reasons)
