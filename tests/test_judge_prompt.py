@@ -20,6 +20,7 @@ from openai_stub import OpenAIStub
 
 from funrl.data.judge import run_judge
 from funrl.data.judge_prompt import VerdictError, load_template, parse_verdict, render_target
+from funrl.schema import Sample
 
 PARSE_CASES = [
     (verdict("pass"), ("pass", None, False, None)),
@@ -127,3 +128,16 @@ def test_packaged_prompts_render_every_placeholder():
         text = system["content"] + user["content"]
         assert "{{" not in text and '"name": "get_weather"' in text and "T2 repair: '5' -> 5" in text
     assert render_target([]) == "NO CALL"
+
+
+def test_prompt_text_does_not_depend_on_key_order():
+    """Samples read back from sorted-key JSONL must give the same prompts (and so the same cache keys)."""
+    sample = make_sample("Weather in Oslo in fahrenheit?", WORLD["Weather in Oslo in fahrenheit?"])
+    sample.messages.append({"role": "tool", "content": {"temp": 4, "city": "Oslo"}})
+    shuffled = Sample.from_dict(json.loads(json.dumps(sample.to_dict(), sort_keys=True)))
+    for name in ("evaluate", "final"):
+        template = load_template(name)
+        assert template.render(shuffled, 1) == template.render(sample, 1)
+    (_, user) = load_template("evaluate").render(sample, 1)
+    assert '{"name": "get_weather", "description": ' in user["content"]  # name first, for the reader
+    assert '[{"name": "get_weather", "arguments": {"city": "Oslo", "unit": "f"}}]' in user["content"]

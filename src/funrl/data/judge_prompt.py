@@ -103,7 +103,8 @@ class Template:
         """Chat messages for one `Sample` (context tool results and long texts cut at `max_field_chars`
         characters, for the judge prompt only)."""
         values = {
-            "tools": "\n".join(json.dumps(tool, ensure_ascii=False) for tool in sample.tools) or "(no tools)",
+            "tools": "\n".join(_ordered_json(tool, ("name", "description", "parameters")) for tool in sample.tools)
+            or "(no tools)",
             "conversation": render_conversation(sample.messages, max_field_chars),
             "target": render_target(sample.ground_truth),
             "flags": render_flags(sample.meta.get("audit") or []),
@@ -145,6 +146,16 @@ def load_template(name: str, prompt_dir: str | Path | None = None) -> Template:
     return Template(name, str(path), sections["system"].strip("\n"), sections["user"].strip("\n"))
 
 
+def _ordered_json(obj: dict[str, Any], first: tuple[str, ...]) -> str:
+    """One-line JSON of `obj` with the keys in `first` leading and everything else (nested values included) in
+    sorted key order: the same text whatever key order the sample was read with, so cache keys are stable."""
+    keys = [k for k in first if k in obj] + sorted(k for k in obj if k not in first)
+    items = (
+        f"{json.dumps(k, ensure_ascii=False)}: {json.dumps(obj[k], ensure_ascii=False, sort_keys=True)}" for k in keys
+    )
+    return "{" + ", ".join(items) + "}"
+
+
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else f"{text[:limit]}...[+{len(text) - limit} chars]"
 
@@ -155,7 +166,7 @@ def render_conversation(messages: list[dict[str, Any]], max_chars: int = 2000) -
     for message in messages:
         role = str(message.get("role", "?"))
         content = message.get("content")
-        text = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
+        text = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False, sort_keys=True)
         if content is None:
             text = ""
         if message.get("tool_calls"):
@@ -170,7 +181,7 @@ def render_target(ground_truth: list[dict[str, Any]]) -> str:
     calls = calls_from_ground_truth(ground_truth)
     if not calls:
         return "NO CALL"
-    return json.dumps(calls, ensure_ascii=False)
+    return "[" + ", ".join(_ordered_json(call, ("name", "arguments")) for call in calls) + "]"
 
 
 def render_flags(audit: list[Any]) -> str:
