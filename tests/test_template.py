@@ -166,6 +166,20 @@ class TestBuildMessages:
         assert docs[0]["description"] == "Convert money. Note that the provided function is in Python 3 syntax."
         assert messages[0]["content"] == BFCL_SYSTEM_PROMPT.format(functions=json.dumps(docs, indent=4))
 
+    def test_java_without_original_docs_restores_source_types(self):
+        # a Java sample whose tools went through normalize_tools (types folded into strings, source in x-bfcl-type)
+        tool = {"name": "m", "description": "D.", "parameters": {"type": "dict", "properties": {
+            "n": {"type": "integer", "description": "N."}}, "required": ["n"]}}  # fmt: skip
+        sample = Sample(id="j", category="simple_java", messages=[{"role": "user", "content": "q"}],
+                        tools=normalize_tools([tool], "java"), ground_truth=[])  # fmt: skip
+        messages, _ = build_messages(sample, "bfcl-prompt")
+        docs = json.loads(messages[0]["content"].split("invoke.\n", 1)[1])
+        param = docs[0]["parameters"]["properties"]["n"]
+        assert param == {
+            "type": "string",
+            "description": "N. This is Java integer type parameter in string representation.",
+        }
+
     def test_qwen_fc_returns_tools_and_inlines_them(self):
         sample = make([PARIS])
         messages, tools = build_messages(sample, "qwen-fc")

@@ -83,7 +83,14 @@ COMPACT_SYSTEM_PROMPT = (
     "Reply as <think>...</think><answer>[...]</answer>: a Python list of calls with keyword arguments, or [] if no "
     "function fits.\nFunctions:\n"
 )
-_PY_TYPES = {"string": "str", "integer": "int", "number": "float", "boolean": "bool", "array": "list", "object": "dict"}
+_PY_TYPES = {
+    "string": "str",
+    "integer": "int",
+    "number": "float",
+    "boolean": "bool",
+    "array": "list",
+    "object": "dict",
+}
 NO_CALL_THINK = "None of the functions fits the question, so no function is called."
 NO_CALL_TEXT = "None of the functions fits the question."
 
@@ -138,7 +145,8 @@ def _check_format(fmt: str) -> None:
 
 
 def _to_bfcl_schema(schema: Any) -> Any:
-    """JSON-schema parameter -> BFCL's own type names (`object` -> `dict`, `number` -> `float`, tuple/any kept)."""
+    """JSON-schema parameter -> BFCL's own type names (`object` -> `dict`, `number` -> `float`); the source type
+    kept in `x-bfcl-type` (tuple, any, and every Java/JavaScript type) wins."""
     if not isinstance(schema, dict):
         return schema
     out = dict(schema)
@@ -198,10 +206,6 @@ def bfcl_tool_docs(sample: Sample) -> list[dict[str, Any]]:
             doc = {k: v for k, v in tool.items() if k != "parameters"}
             doc["parameters"] = _to_bfcl_schema(tool.get("parameters") or {"type": "object", "properties": {}})
             docs.append(doc)
-        if sample.language != "python":  # types were folded into strings by normalisation; keep the source names
-            for doc in docs:
-                for param in doc["parameters"].get("properties", {}).values():
-                    param["type"] = param.get("type", "any")
     return _add_language_hints(docs, sample.language)
 
 
@@ -231,7 +235,9 @@ def prompt_style(sample: Sample) -> str:
     """The sample's prompt style (`meta["prompt_style"]`, default `"json"`); an unknown value is an error."""
     style = sample.meta.get("prompt_style", "json") if isinstance(sample.meta, dict) else "json"
     if style not in PROMPT_STYLES:
-        raise ValueError(f"sample {sample.id!r}: meta.prompt_style={style!r}; valid styles: {', '.join(PROMPT_STYLES)}")
+        raise ValueError(
+            f"sample {sample.id!r}: meta.prompt_style={style!r}; valid styles: {', '.join(PROMPT_STYLES)}"
+        )
     return style
 
 
