@@ -295,3 +295,40 @@ def test_kill_and_resume(tmp_path, bfcl_dir):
     b = json.loads((reference / "report.json").read_text())
     a["config"]["judge"].pop("concurrency"), a["config"]["judge"].pop("max_retries")
     assert a == b
+
+
+# ---------------------------------------------------------------------------------------------------
+# Report accounting
+
+
+def test_report_accounting_and_mix():
+    import io
+
+    from rich.console import Console
+
+    from funrl.data.report import PrepareReport, failure_class, print_report
+    from funrl.schema import Sample
+
+    report = PrepareReport(target_no_call_ratio=0.5, tolerance=0.1)
+    call = Sample("a", [], [], [{"f": {}}], meta={"audit": [{"rule": "T2", "action": "repair", "detail": "x"}]})
+    report.add_record("src", 3)
+    report.add_kept("src", call, repaired=True)
+    report.add_kept("src", Sample("b", [], [], [], category="irrelevance"), repaired=False)
+    report.add_rejection("src", "validate", ["C4", "T1"])
+    report.check()
+    data = report.to_dict()["sources"]["src"]
+    assert data["funnel"] == {"input": 3, "parsed": 3, "schema-ok": 3, "calls-ok": 2, "types-ok": 2,
+                              "dedup-ok": 2, "judge-ok": 2, "repaired": 1, "kept": 2}  # fmt: skip
+    assert data["reasons"] == {"C4": 1, "T1": 1} and data["repairs"] == {"T2": 1}
+    assert data["mix"]["no_call_ratio"] == 0.5 and data["mix"]["warning"] is None
+    report.add_record("src", 1)
+    report.add_kept("src", call, repaired=False)  # 1 of 3 is no-call: off the 0.5 target by more than 0.1
+    assert "R4" in report.to_dict()["sources"]["src"]["mix"]["warning"]
+    out = io.StringIO()
+    print_report(report.to_dict(), Console(file=out, width=120))
+    assert "types-ok" in out.getvalue() and "C4" in out.getvalue() and "R4" in out.getvalue()
+    report.add_record("src", 1)  # an item that is neither kept nor rejected breaks the identity
+    with pytest.raises(AssertionError, match="accounting"):
+        report.check()
+    assert failure_class("read", ["S1"]) == "parse" and failure_class("validate", ["S9"]) == "schema"
+    assert failure_class("validate", ["V2"]) == "types" and failure_class("judge", ["J1"]) == "judge"

@@ -188,6 +188,8 @@ def build_config(args: argparse.Namespace) -> PrepareConfig:
             judge["model"] = args.judge_model
         if args.judge_cache:
             judge["cache_path"] = args.judge_cache
+    if judge is None and (args.judge_model or args.judge_cache):
+        raise ValueError("--judge-model / --judge-cache need a judge: pass --judge URL (or `judge:` in the recipe)")
     values["judge"] = judge
     if args.no_progress:
         values["progress"] = False

@@ -176,18 +176,19 @@ def print_report(report: dict[str, Any], console: Any = None) -> None:
     from rich.table import Table
 
     console = console or Console()
-    table = Table(title="funrl prepare: funnel per source (items = rejected records + samples)")
-    table.add_column("source")
-    for name in FUNNEL:
-        table.add_column(name, justify="right")
     rows = [*report["sources"].items(), ("total", report["total"])]
-    for name, data in rows:
-        table.add_row(name, *(str(data["funnel"][k]) for k in FUNNEL), style="bold" if name == "total" else None)
+    # one column per source: nine funnel stages fit any terminal width this way round
+    table = Table(title="funrl prepare: funnel (items = rejected input records + samples)")
+    table.add_column("stage")
+    for name, _ in rows:
+        table.add_column(name, justify="right", style="bold" if name == "total" else None)
+    for stage in FUNNEL:
+        table.add_row(stage, *(str(data["funnel"][stage]) for _, data in rows))
     console.print(table)
     hist = Table(title="reason codes (rejections; repairs and warnings on kept samples)")
     for column in ("source", "code", "rejected", "repaired", "warned", "rule"):
         hist.add_column(column, justify="right" if column in ("rejected", "repaired", "warned") else "left")
-    for name, data in rows:
+    for name, data in rows if len(rows) > 2 else rows[:1]:  # a single source: its rows are the totals
         codes = sorted(set(data["reasons"]) | set(data["repairs"]) | set(data["warnings"]))
         for code in codes:
             rule = RULES.get(code.split(":")[0], ("", ""))[1]
