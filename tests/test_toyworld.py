@@ -60,3 +60,22 @@ def test_xlam_rendering():
 def test_unknown_category_lists_valid():
     with pytest.raises(ValueError, match="valid: simple"):
         generate("train", n=1, mix={"simpel": 1.0})
+
+
+def test_validation_split_is_heldout_like_and_disjoint():
+    """The validation split is drawn like heldout (unseen template and joiner) but shares no query with it."""
+    val = generate("validation", n=200, seed=0)
+    heldout = generate("heldout", n=200, seed=0)
+    assert all(s.meta["template"] == HELDOUT_TEMPLATE for s in val)
+    assert all(s.id.startswith("toy-validation-0-") for s in val)
+    two_calls = [s for s in val if len(s.ground_truth) == 2]
+    assert two_calls and all(JOINER_HELDOUT in s.messages[0]["content"] for s in two_calls)
+    heldout_queries = {s.messages[0]["content"] for s in heldout}
+    shared = [s.messages[0]["content"] for s in val if s.messages[0]["content"] in heldout_queries]
+    # independent streams: short queries ("Call Bob.") can coincide in this small world, most cannot
+    assert len(shared) < 0.25 * len(val), shared
+
+
+def test_unknown_split_lists_valid():
+    with pytest.raises(ValueError, match="train, heldout, validation"):
+        generate("test", n=1)

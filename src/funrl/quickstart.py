@@ -93,8 +93,12 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--rl-seconds", type=float, default=None, help="override the RL budget (and the control's)")
     p.add_argument("--rl-lr", type=float, default=None, help="override the RL learning rate")
     p.add_argument("--no-control", action="store_true", help="skip the equal-compute SFT control")
-    p.add_argument("--eval-split", choices=("heldout", "validation"), default="heldout",
-                   help="set the table is computed on (validation: for choosing settings; default heldout)")
+    p.add_argument(
+        "--eval-split",
+        choices=("heldout", "validation"),
+        default="heldout",
+        help="set the table is computed on (validation: for choosing settings; default heldout)",
+    )
     p.add_argument("--judge-url", default=None, help="OpenAI-compatible endpoint for prepare's LLM judge")
     p.add_argument("--judge-model", default=None, help="judge model id (with --judge-url)")
     return p
@@ -195,8 +199,8 @@ def build_data(out: Path, seed: int, plan: Plan, judge_url: str | None = None, j
     }
     write_samples(_compact([s for s in kept if "toy-train" in s.id]), paths["sft"])
     write_samples(_compact([s for s in kept if "toy-rl" in s.id]), paths["rl"])
-    write_samples(_compact(generate("heldout", n=plan.n_val, seed=seed + 2000)), paths["validation"])
-    write_samples(_compact(generate("heldout", n=plan.n_heldout, seed=seed + 3000)), paths["heldout"])
+    write_samples(_compact(generate("validation", n=plan.n_val, seed=seed)), paths["validation"])
+    write_samples(_compact(generate("heldout", n=plan.n_heldout, seed=seed)), paths["heldout"])
     return paths
 
 
@@ -324,7 +328,7 @@ def pass_at_k(model: str, samples: list[Sample], k: int, temperature: float, max
             pairs.append(({"id": sample.id, "output": tok.decode(row[:cut], skip_special_tokens=True)}, sample))
     result = score_samples(pairs, "funrl", progress=False)
     hits: dict[str, list[int]] = {}
-    for (record, sample), entry in zip(pairs, result.per_entry):
+    for (_record, sample), entry in zip(pairs, result.per_entry):
         hits.setdefault(sample.id, []).append(int(bool(entry["valid"])))
     by_cat: dict[str, list[tuple[float, float]]] = {}
     for sample in samples:
@@ -337,8 +341,14 @@ def pass_at_k(model: str, samples: list[Sample], k: int, temperature: float, max
         "prompts": len(samples),
         "pass_at_k": sum(a for a, _ in every) / len(every),
         "mean_sampled": sum(b for _, b in every) / len(every),
-        "categories": {c: {"pass_at_k": sum(a for a, _ in v) / len(v), "mean_sampled": sum(b for _, b in v) / len(v),
-                           "prompts": len(v)} for c, v in sorted(by_cat.items())},  # fmt: skip
+        "categories": {
+            c: {
+                "pass_at_k": sum(a for a, _ in v) / len(v),
+                "mean_sampled": sum(b for _, b in v) / len(v),
+                "prompts": len(v),
+            }
+            for c, v in sorted(by_cat.items())
+        },  # fmt: skip
     }
 
 
@@ -400,8 +410,8 @@ def results_markdown(rows: dict[str, dict[str, float | None]], pass_k: dict[str,
     for stage in meta["stages"]:
         lines.append(f"- {stage['stage']}: {stage['seconds']:.0f} s {stage['clock']}, {stage['wall_seconds']:.0f} s "
                      f"wall, {stage['steps']} steps")  # fmt: skip
-    lines += ["", f"Control = the SFT model trained further on the same demonstrations for the seconds RL used. "
-              f"SFT data leave out parallel_multiple; RL prompts include it (reward only, no demonstration).",
+    lines += ["", "Control = the SFT model trained further on the same demonstrations for the seconds RL used. "
+              "SFT data leave out parallel_multiple; RL prompts include it (reward only, no demonstration).",
               f"Torch threads: {meta['threads']}; load average at start: {meta['load']:.1f}."]  # fmt: skip
     return "\n".join(lines) + "\n"
 
@@ -431,7 +441,9 @@ def main(argv: list[str] | None = None) -> int:
     log(f"2/7 tiny model ({plan.size}) with a tokenizer trained on the toy corpus")
     from funrl.tiny_model import build_tiny_model
 
-    model_dir = build_tiny_model(out / "tiny-model", size=plan.size, corpus=tokenizer_corpus(args.seed), seed=args.seed)
+    model_dir = build_tiny_model(
+        out / "tiny-model", size=plan.size, corpus=tokenizer_corpus(args.seed), seed=args.seed
+    )
     stages = []
     log(f"3/7 SFT warm-up for {plan.sft_s:.0f} s ({args.clock})")
     stages.append(run_sft(str(model_dir), paths["sft"], out / "sft", plan.sft_s, args.clock, plan, args.seed))

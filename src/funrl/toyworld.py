@@ -7,11 +7,13 @@ each) and irrelevance (the tools shown cannot answer; the target is no call).
 
 The held-out split uses a paraphrase template never seen in training, a joiner never seen in training for
 two-call queries, fresh numbers and, with probability `unseen_value_p`, string values from a pool the
-training split never uses.
+training split never uses. The `validation` split is drawn the same way as `heldout` from its own random
+stream: use it for every choice of settings, and the held-out split only for the final numbers.
 
     from funrl.toyworld import generate, to_xlam, corpus_text
     train = generate("train", n=512, seed=0)        # list[Sample]
     heldout = generate("heldout", n=100, seed=1)
+    val = generate("validation", n=100, seed=1)      # same distribution as heldout, other samples
     raw = [to_xlam(s) for s in train]                # xLAM-format records, input for `funrl prepare --format xlam`
 """
 
@@ -25,6 +27,7 @@ from typing import Any
 
 from funrl.schema import Sample, normalize_tools
 
+SPLITS = ("train", "heldout", "validation")
 CATEGORIES = ("simple", "multiple", "parallel", "parallel_multiple", "irrelevance")
 DEFAULT_MIX = {"simple": 0.3, "multiple": 0.25, "parallel": 0.15, "parallel_multiple": 0.15, "irrelevance": 0.15}
 
@@ -396,14 +399,14 @@ def generate(
     mix: dict[str, float] | None = None,
     unseen_value_p: float = 0.3,
 ) -> list[Sample]:
-    """Generate `n` samples of the `train` or `heldout` split, deterministically from `seed`."""
-    if split not in ("train", "heldout"):
-        raise ValueError(f"split must be 'train' or 'heldout', got {split!r}")
+    """Generate `n` samples of the `train`, `heldout` or `validation` split, deterministically from `seed`."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {', '.join(SPLITS)}; got {split!r}")
     mix = mix or DEFAULT_MIX
     unknown = set(mix) - set(CATEGORIES)
     if unknown:
         raise ValueError(f"unknown toy categories {sorted(unknown)}; valid: {', '.join(CATEGORIES)}")
-    heldout = split == "heldout"
+    heldout = split != "train"  # validation is drawn like heldout, from its own random stream
     rng = random.Random(f"{split}:{seed}")
     tools = _catalogue(unseen_value_p)
     cats, weights = zip(*sorted(mix.items()))

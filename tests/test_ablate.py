@@ -1,0 +1,89 @@
+"""funrl.ablate aggregation on synthetic inputs: mean ± std over seeds, paired differences, common-step curves."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from funrl.ablate import aggregate, difference, mean_curve, mean_std, plot_ablation, results_markdown
+
+
+def _rows(sft, grpo, funrl, control, pm_funrl=None):
+    def cats(overall, pm=None):
+        return {"simple": overall, "multiple": overall, "parallel": overall, "parallel_multiple": pm,
+                "irrelevance": 1.0, "overall": overall}  # fmt: skip
+
+    return {"SFT": cats(sft), "SFT + GRPO": cats(grpo), "SFT + FunRL": cats(funrl, pm_funrl),
+            "SFT control": cats(control)}  # fmt: skip
+
+
+PER_SEED = {
+    0: _rows(0.30, 0.32, 0.36, 0.33, 0.2),
+    1: _rows(0.40, 0.41, 0.45, 0.42, None),
+    2: _rows(0.20, 0.20, 0.26, 0.22),
+}
+
+
+@pytest.mark.parametrize(
+    "values, mean, std",
+    [
+        ([0.5], 0.5, 0.0),  # one seed: no spread
+        ([0.2, 0.4], 0.3, math.sqrt(0.02)),  # sample std (n - 1)
+        ([0.1, 0.1, 0.1], 0.1, 0.0),
+    ],
+)
+def test_mean_std(values, mean, std):
+    m, s = mean_std(values)
+    assert m == pytest.approx(mean) and s == pytest.approx(std)
+
+
+def test_aggregate_means_and_missing_categories():
+    agg = aggregate(PER_SEED)
+    assert list(agg) == ["SFT", "SFT + GRPO", "SFT + FunRL", "SFT control"]  # table order, whatever dict order
+    overall = agg["SFT + FunRL"]["overall"]
+    assert overall["mean"] == pytest.approx((0.36 + 0.45 + 0.26) / 3) and overall["n"] == 3
+    assert agg["SFT + FunRL"]["parallel_multiple"]["n"] == 1  # None (not scored) is left out, not counted as 0
+    assert agg["SFT"]["parallel_multiple"] == {"mean": None, "std": None, "n": 0, "values": []}
+
+
+@pytest.mark.parametrize(
+    "a, b, mean_points, beats",
+    [
+        ("SFT + FunRL", "SFT control", (3 + 3 + 4) / 3, True),  # consistent +3..+4 points: beyond 2 standard errors
+        ("SFT + GRPO", "SFT control", (-1 - 1 - 2) / 3, False),  # negative: never "beats"
+        ("SFT + GRPO", "SFT", (2 + 1 + 0) / 3, False),  # +1 ± 1 over 3 seeds: within 2 standard errors
+    ],
+)
+def test_paired_difference(a, b, mean_points, beats):
+    d = difference(PER_SEED, a, b)
+    assert 100 * d["mean"] == pytest.approx(mean_points)
+    assert d["beats_noise"] is beats
+
+
+def test_single_seed_never_beats_noise():
+    d = difference({0: PER_SEED[0]}, "SFT + FunRL", "SFT")
+    assert d["mean"] == pytest.approx(0.06) and d["beats_noise"] is False
+
+
+def test_mean_curve_uses_common_steps_only():
+    h1 = [{"step": 1, "reward": 0.0}, {"step": 2, "reward": 0.5}, {"step": 3, "reward": 1.0}, {"train_runtime": 9}]
+    h2 = [{"step": 1, "reward": 0.2}, {"step": 2, "reward": 0.1}]  # a slower seed stopped earlier
+    steps, mean, low, high = mean_curve([h1, h2], "reward")
+    assert steps == [1, 2]
+    assert mean == pytest.approx([0.1, 0.3]) and low == [0.0, 0.1] and high == [0.2, 0.5]
+    assert mean_curve([h1, h2], "kl") == ([], [], [], [])  # never logged
+
+
+def test_results_markdown_and_plot(tmp_path):
+    agg = aggregate(PER_SEED)
+    diffs = {"FunRL - control": difference(PER_SEED, "SFT + FunRL", "SFT control"),
+             "nothing": difference({}, "a", "b")}  # fmt: skip
+    text = results_markdown(agg, [0, 1, 2], diffs, "settings line")
+    assert "| SFT + FunRL | 35.7 ± 9.5 |" in text
+    assert "36.0, 45.0, 26.0" in text  # per-seed overall values
+    assert "FunRL - control: +3.3 ± 0.6 (+3.0, +3.0, +4.0); exceeds the noise" in text
+    assert "nothing: not available" in text
+    hist = [[{"step": s, "reward": s / 10, "kl": s / 100} for s in range(1, 6)]]
+    plot_ablation({"grpo": hist, "funrl": hist}, tmp_path / "c.png", "t")
+    assert (tmp_path / "c.png").stat().st_size > 1000
