@@ -38,7 +38,6 @@ import numpy as np
 from funrl.data.rules_base import Finding
 from funrl.schema import Sample
 
-_PRIME = (1 << 61) - 1
 _NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
 
 
@@ -137,8 +136,9 @@ class MinHashIndex:
         if num_perm % bands:
             raise ValueError(f"num_perm ({num_perm}) must be a multiple of bands ({bands})")
         rng = np.random.default_rng(seed)
-        self.a = rng.integers(1, 1 << 31, size=(num_perm, 1), dtype=np.uint64)
-        self.b = rng.integers(0, 1 << 31, size=(num_perm, 1), dtype=np.uint64)
+        # multiply-add hashing modulo 2^64 (odd multipliers): one wrapping multiply per shingle and permutation
+        self.a = rng.integers(0, 1 << 63, size=(num_perm, 1), dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+        self.b = rng.integers(0, 1 << 63, size=(num_perm, 1), dtype=np.uint64)
         self.bands, self.rows, self.max_bucket = bands, num_perm // bands, max_bucket
         self.buckets: dict[bytes, list[int]] = {}
         self.sets: list[frozenset[int]] = []
@@ -146,9 +146,9 @@ class MinHashIndex:
         self._sigs = np.zeros((1024, num_perm), dtype=np.uint64)  # (capacity, num_perm), rows [0, len) used
 
     def signature(self, shingle_set: frozenset[int]) -> np.ndarray:
-        """`(num_perm,)` uint64 signature: per permutation, the minimum of `(a * x + b) mod (2^61 - 1)`."""
+        """`(num_perm,)` uint64 signature: per permutation, the minimum of `(a * x + b) mod 2^64`."""
         x = np.fromiter(shingle_set, dtype=np.uint64, count=len(shingle_set))[None, :]  # (1, n)
-        return ((self.a * x + self.b) % _PRIME).min(axis=1)  # (num_perm, n) -> (num_perm,)
+        return (self.a * x + self.b).min(axis=1)  # (num_perm, n), wrapping mod 2^64 -> (num_perm,)
 
     def _keys(self, signature: np.ndarray) -> list[bytes]:
         return [bytes([i]) + signature[i * self.rows : (i + 1) * self.rows].tobytes() for i in range(self.bands)]
