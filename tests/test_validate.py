@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from funrl.calls import check_output
+from funrl.calls import check_output, render_calls
+from funrl.calls.render import ground_truth_to_calls
 from funrl.data.rules_values import parse_type_string
 from funrl.data.validate import RULES, ValidationConfig, Validator, validate_sample
 from funrl.rewards import score_completion
@@ -594,7 +595,9 @@ def test_kept_samples_score_one_with_the_reward():
         if result.status == "rejected":
             continue
         sample = result.sample
-        text = render_target(sample, "funrl", think="step by step")
+        answer = render_calls(ground_truth_to_calls(sample.ground_truth, sample.tools))
+        text = f"<think>step by step</think>\n<answer>{answer}</answer>"
+        assert text == render_target(sample, "funrl", think="step by step")  # what the round trip renders
         assert score_completion(text, sample.ground_truth, sample.tools, sample.category, "funrl") == (1.0, "ok")
         assert check_output(text, sample, "funrl").ok
         kept += 1
