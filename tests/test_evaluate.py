@@ -354,3 +354,64 @@ def test_openai_backend_needs_base_url(bfcl_dir, tmp_path, capsys):
         "--categories", "simple_python", "--limit", "1",
     )  # fmt: skip
     assert code == 2 and "needs --base-url" in err
+
+
+# ---------------------------------------------------------------------------------------------------
+# canonical samples (--samples)
+
+
+def canonical_samples(bfcl_dir: Path) -> list:
+    """BFCL entries renamed into a held-out set with funrl's own category names (`simple`, `irrelevance`)."""
+    import dataclasses
+
+    samples = load_bfcl(bfcl_dir, "simple_python,irrelevance", limit=3)
+    return [
+        dataclasses.replace(s, id=f"heldout-{k}", category=s.category.replace("simple_python", "simple"))
+        for k, s in enumerate(samples)
+    ]
+
+
+def test_canonical_samples_run_and_report(bfcl_dir, tmp_path, capsys):
+    from funrl.schema import write_samples
+
+    samples = canonical_samples(bfcl_dir)
+    write_samples(samples, tmp_path / "heldout.jsonl")
+    out = tmp_path / "heldout-run"
+    with OpenAIStub(perfect_responder(samples, "funrl")) as stub:
+        args = ["--model", "served", "--backend", "openai", "--base-url", stub.base_url]
+        code, _, err = run_eval(capsys, *args, "--samples", str(tmp_path / "heldout.jsonl"), "--output", str(out))
+    assert code == 0, err
+    results = json.loads((out / "results.json").read_text())
+    assert {c: (i["correct"], i["scored"], i["dataset_size"]) for c, i in results["categories"].items()} == {
+        "simple": (3, 3, 3),  # a non-BFCL category weighs its own line count
+        "irrelevance": (3, 3, 240),
+    }
+    assert funrl(["report", str(out)]) == 0
+    assert "| heldout-run | " in capsys.readouterr().out
+
+
+def test_canonical_samples_with_repeated_id(bfcl_dir, tmp_path, capsys):
+    from funrl.schema import write_samples
+
+    samples = canonical_samples(bfcl_dir)
+    samples[4].id = samples[1].id
+    write_samples(samples, tmp_path / "dup.jsonl")
+    code, _, err = run_eval(
+        capsys, "--model", "m", "--samples", str(tmp_path / "dup.jsonl"), "--output", str(tmp_path / "r")
+    )
+    assert code == 2
+    assert f"dup.jsonl: sample 5 repeats id {samples[1].id!r} (first at sample 2)" in err
+
+
+@pytest.mark.parametrize(
+    ("names", "dirs", "expected"),
+    [
+        (["base", "funrl"], ["r/base", "r/funrl"], ["base", "funrl"]),  # distinct names kept
+        (["eval", "eval"], ["a/eval", "b/eval"], ["eval (a/eval)", "eval (b/eval)"]),  # told apart by folder
+        (["x", "x"], ["r/x", "r/x"], ["x (r/x) #1", "x (r/x) #2"]),  # the same folder twice: by position
+    ],
+)
+def test_report_run_names_are_unique(names, dirs, expected):
+    from funrl.evaluate.report import unique_names
+
+    assert unique_names(names, dirs) == expected

@@ -39,9 +39,9 @@ def load_run(run_dir: str | Path) -> tuple[str, BFCLScores]:
 
 
 def unique_names(names: list[str], run_dirs: list[str]) -> list[str]:
-    """Run names for the table; runs that share a name are told apart by their directory."""
-    counts = {n: names.count(n) for n in names}
-    return [n if counts[n] == 1 else f"{n} ({d})" for n, d in zip(names, run_dirs)]
+    """Run names for the table; runs that share a name are told apart by their directory (and position)."""
+    out = [n if names.count(n) == 1 else f"{n} ({d})" for n, d in zip(names, run_dirs)]
+    return [n if out.count(n) == 1 else f"{n} #{k + 1}" for k, n in enumerate(out)]
 
 
 def plot_runs(runs: dict[str, BFCLScores], path: Path) -> None:
