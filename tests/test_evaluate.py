@@ -415,3 +415,37 @@ def test_report_run_names_are_unique(names, dirs, expected):
     from funrl.evaluate.report import unique_names
 
     assert unique_names(names, dirs) == expected
+
+
+# ---------------------------------------------------------------------------------------------------
+# LoRA adapters
+
+
+def test_lora_adapter_dir_is_merged(varied_model_dir, hf_run, bfcl_dir, tmp_path, capsys):
+    """`--model ADAPTER_DIR` (no tokenizer files in it): the base comes from adapter_config.json, the tokenizer from
+    the base, and the generations equal those of the model merged by hand (and differ from the base's)."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    base = AutoModelForCausalLM.from_pretrained(varied_model_dir)
+    config = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    peft_model = get_peft_model(base, config)
+    adapter = tmp_path / "adapter"
+    peft_model.save_pretrained(adapter)
+    assert not (adapter / "tokenizer_config.json").exists()
+    merged = tmp_path / "merged"
+    peft_model.merge_and_unload().save_pretrained(merged)
+    for path in varied_model_dir.iterdir():
+        if path.name.startswith(("tokenizer", "special_tokens", "chat_template")):
+            shutil.copy(path, merged)
+
+    outputs = {}
+    for name, model in (("adapter", adapter), ("merged", merged)):
+        args = ["--model", str(model), "--data-dir", str(bfcl_dir), "--output", str(tmp_path / name)]
+        code, _, err = run_eval(capsys, *args, "--categories", "simple_python,live_multiple", *COMMON)
+        assert code == 0, err
+        outputs[name] = {g["id"]: g["output"] for g in read_jsonl(tmp_path / name / "generations.jsonl")}
+    assert outputs["adapter"] == outputs["merged"]
+    base_outputs = {g["id"]: g["output"] for g in read_jsonl(hf_run / "generations.jsonl")}
+    assert len(outputs["adapter"]) == 2 * LIMIT
+    assert outputs["adapter"] != {i: base_outputs[i] for i in outputs["adapter"]}
