@@ -194,7 +194,7 @@ def mixed_outputs(tiny_model_dir, bfcl_dir, tmp_path_factory):
 
     samples = load_bfcl(bfcl_dir, CATEGORIES, limit=PER_CATEGORY)
     model = varied_model(tiny_model_dir, tmp_path_factory.mktemp("varied"))
-    backend = HFBackend(str(model), batch_size=8, max_new_tokens=12, device="cpu")
+    backend = HFBackend(str(model), batch_size=8, max_new_tokens=8, device="cpu")
     seen: dict[str, int] = defaultdict(int)
     real = []
     for sample in samples:

@@ -202,37 +202,44 @@ def test_batched_generation_equals_one_by_one(varied_model_dir, bfcl_dir):
 OPENAI_CATEGORIES = "simple_python,multiple,parallel,irrelevance,live_simple"
 
 
-def perfect_responder(samples, fmt: str):
-    """A server that answers each question with its ground truth rendered in `fmt` (as real `tool_calls` for
-    qwen-fc)."""
+def perfect_responder(samples, fmt: str, tool_calls: bool = True):
+    """A server that answers each question with its ground truth rendered in `fmt` (for qwen-fc as real
+    `tool_calls` when `tool_calls`, else as `<tool_call>` text, as vLLM serve without a tool parser does)."""
     from funrl.calls.render import ground_truth_to_calls
 
     by_question = {s.messages[-1]["content"]: s for s in samples}
 
     def respond(request):
         sample = by_question[request.last_user_content]
-        if fmt != "qwen-fc":
+        if fmt != "qwen-fc" or not tool_calls:
             return render_target(sample, fmt)
         calls = ground_truth_to_calls(sample.ground_truth, sample.tools)
         if not calls:
             return render_target(sample, fmt)  # a plain sentence: no call
-        tool_calls = [
+        blocks = [
             {"id": f"call_{k}", "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}
             for k, call in enumerate(calls)
             for name, args in call.items()
         ]
-        message = {"role": "assistant", "content": None, "tool_calls": tool_calls}
+        message = {"role": "assistant", "content": None, "tool_calls": blocks}
         choice = {"index": 0, "message": message, "finish_reason": "tool_calls"}
         return {"id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": "m", "choices": [choice]}
 
     return respond
 
 
-@pytest.mark.parametrize("fmt", ["funrl", "qwen-fc"])
-def test_openai_backend_with_retried_faults(bfcl_dir, tmp_path, capsys, fmt):
+@pytest.mark.parametrize(
+    ("fmt", "tool_calls"),
+    [
+        pytest.param("funrl", False, id="funrl text"),
+        pytest.param("qwen-fc", True, id="qwen-fc tool_calls"),
+        pytest.param("qwen-fc", False, id="qwen-fc text"),
+    ],
+)
+def test_openai_backend_with_retried_faults(bfcl_dir, tmp_path, capsys, fmt, tool_calls):
     samples = load_bfcl(bfcl_dir, OPENAI_CATEGORIES, limit=LIMIT)
     out = tmp_path / f"api-{fmt}"
-    with OpenAIStub(perfect_responder(samples, fmt)) as stub:
+    with OpenAIStub(perfect_responder(samples, fmt, tool_calls)) as stub:
         stub.inject(StubReply(status=429, headers={"Retry-After": "0"}))
         stub.inject(StubReply(status=500))
         args = ["--model", "served", "--backend", "openai", "--base-url", stub.base_url, "--format", fmt]
@@ -251,7 +258,8 @@ def test_openai_backend_with_retried_faults(bfcl_dir, tmp_path, capsys, fmt):
     }
     if fmt == "qwen-fc":
         outputs = [g["output"] for g in read_jsonl(out / "generations.jsonl")]
-        assert any(o.startswith("<tool_call>\n{") for o in outputs)
+        assert sum(o.startswith("<tool_call>\n{") for o in outputs) == len(samples) - LIMIT  # all but irrelevance
+        assert any(o.count("<tool_call>") > 1 for o in outputs)  # parallel calls: one block each
 
 
 def test_openai_unrecoverable_error_keeps_finished_entries(bfcl_dir, tmp_path, capsys):
