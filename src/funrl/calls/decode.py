@@ -27,6 +27,8 @@ import re
 import warnings
 from dataclasses import dataclass
 
+from funrl.calls.fastpath import fast_decode
+
 # --- safety bounds (see docs/parsing.md) -------------------------------------------------------------------------
 MAX_CODE_CHARS = 20_000  # characters handed to ast.parse / json.loads (BFCL answers are at most ~1,300)
 MAX_DEPTH = 200  # bracket nesting, checked before parsing (Python's own limit); also the value-nesting depth
@@ -286,11 +288,13 @@ def _apply(fn, *args):
         raise DecodeError("eval_error") from None
 
 
-def decode_prompt(text: str) -> Decoded:
+def decode_prompt(text: str, fast: bool = True) -> Decoded:
     """Decode BFCL prompt-mode output (`[f(a=1)]`, `f(a=1)`, a bare ``` fence) the way bfcl-eval does.
 
     Args:
         text: the model output (the whole completion in prompt mode, the answer body in the funrl template).
+        fast: try `funrl.calls.fastpath.fast_decode` first (same result, several times faster on plain call
+            lists); `False` always runs the full `ast` decoder (for the differential tests).
 
     Returns:
         `Decoded(calls, reason, notes)`: `calls` is `[{name: {arg: value}}]` or None with a reason code.
@@ -309,6 +313,12 @@ def decode_prompt(text: str) -> Decoded:
         code = code.strip().strip("'")  # as bfcl-eval's ast_parse; a no-op once the brackets are there
         if len(code) > MAX_CODE_CHARS:
             raise DecodeError("input_too_long")
+        if fast:  # before the depth scan: a fast decode nests at most MAX_FAST_DEPTH < MAX_DEPTH
+            calls = fast_decode(code)
+            if calls is not None:
+                if len(calls) > MAX_CALLS:
+                    raise DecodeError("too_many_calls")
+                return Decoded(calls, None, tuple(dec.notes))
         if bracket_depth(code) > MAX_DEPTH:
             raise DecodeError("too_deep")
         try:
