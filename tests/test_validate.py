@@ -724,3 +724,33 @@ def test_type_string_parser_on_generated_types(type_string, optional):
     Draft202012Validator.check_schema(schema)  # always a valid JSON Schema
     if type_string.startswith("List["):
         assert schema["type"] == "array"
+
+
+_SCHEMAS = [
+    {"type": "string"},
+    {"type": "integer"},
+    {"type": "number"},
+    {"type": "boolean"},
+    {"type": "array", "items": {"type": "number"}},
+    {"type": "array", "items": {"type": "array", "items": {"type": "string"}}},
+    {"type": "array"},
+    {"type": "object"},
+    {},
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=_values, index=st.integers(0, len(_SCHEMAS) - 1))
+def test_canonical_fast_path_agrees_with_the_full_path(value, index):
+    # the fast path may only skip conform + jsonschema when they would change nothing and accept the value
+    from jsonschema import Draft202012Validator
+
+    from funrl.data.rules_schema import _canonical_checker
+    from funrl.data.rules_values import conform
+
+    schema = _SCHEMAS[index]
+    check = _canonical_checker(schema)
+    if check is not None and check(value):
+        findings = []
+        assert conform(value, schema, "p", findings, ValidationConfig()) == value and not findings
+        assert Draft202012Validator(schema).is_valid(value)

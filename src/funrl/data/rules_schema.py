@@ -129,6 +129,50 @@ def _fast_checker(schema: Any) -> Any:
     return lambda v: any(matches_type(v, k) for k in kinds)
 
 
+def _trimmed(v: str) -> bool:
+    return not v or not (v[0].isspace() or v[-1].isspace())
+
+
+def _plain_item(v: Any) -> bool:
+    """What `conform` leaves alone in an unconstrained list: anything but tuples and untrimmed strings."""
+    return not isinstance(v, tuple) and (type(v) is not str or _trimmed(v))
+
+
+_CANONICAL_SCALARS: dict[str, Any] = {
+    "string": lambda v: type(v) is str and _trimmed(v),
+    "integer": lambda v: type(v) is int,
+    "number": lambda v: type(v) is float,
+    "boolean": lambda v: type(v) is bool,
+    "null": lambda v: v is None,
+}
+
+
+def _canonical_checker(schema: Any) -> Any:
+    """A test that is True only when `conform` would not change the value and the schema accepts it, so both
+    can be skipped (the common case); `None` for schemas that always take the full path."""
+    if _fast_checker(schema) is None:
+        return None
+    kinds = json_types(schema)
+    if kinds is None:
+        return lambda v: _plain_item(v) and (type(v) is not list or all(_plain_item(x) for x in v))
+    if len(kinds) != 1:
+        return None
+    kind = kinds[0]
+    if kind in _CANONICAL_SCALARS:
+        return _CANONICAL_SCALARS[kind]
+    if kind == "array":
+        items = schema.get("items")
+        if isinstance(items, dict):
+            item_check = _canonical_checker(items)
+            if item_check is None:
+                return None
+            return lambda v: type(v) is list and all(item_check(x) for x in v)
+        return lambda v: type(v) is list and all(_plain_item(x) for x in v)
+    if kind == "object":
+        return lambda v: type(v) is dict
+    return None
+
+
 def _is_per_parameter_dict(params: dict[str, Any]) -> bool:
     """True for xLAM's `{param: {"type": ..., "description": ...}}` (no JSON-Schema keywords at the top)."""
     if not params or "properties" in params or isinstance(params.get("type"), str):
@@ -150,6 +194,7 @@ class ToolCheck:
     validators: dict[str, Draft202012Validator] = field(default_factory=dict)
     object_validator: Draft202012Validator | None = None
     fast: dict[str, Any] = field(default_factory=dict)  # parameter -> plain type test, when the schema is only types
+    canonical: dict[str, Any] = field(default_factory=dict)  # parameter -> "already canonical and valid" test
     formats: frozenset[str] = frozenset()  # parameters whose schema has a `format` somewhere (V4)
     dict_kinds: dict[str, str | None] = field(default_factory=dict)  # parameter -> dict_kind(schema)
     grounding: frozenset[str] = frozenset()  # lower-cased string defaults and enum values (V5)
@@ -256,6 +301,7 @@ class ToolChecker:
         check.additional = params.get("additionalProperties", False) not in (False, None)
         check.validators = {p: Draft202012Validator(s) for p, s in properties.items() if isinstance(s, dict)}
         check.fast = {p: _fast_checker(s) for p, s in properties.items()}
+        check.canonical = {p: _canonical_checker(s) for p, s in properties.items()}
         check.formats = frozenset(p for p, s in properties.items() if '"format"' in json.dumps(s))
         check.dict_kinds = {p: dict_kind(s) for p, s in properties.items()}
         if set(params) - _OBJECT_KEYWORDS or isinstance(params.get("additionalProperties"), dict):

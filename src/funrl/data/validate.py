@@ -242,7 +242,10 @@ class Validator:
                     if original is not None and value is original:
                         kept.append(value)  # several alternatives per key (BFCL data): left as is
                         continue
-                    value = conform(value, schema, path, findings, config)
+                    canonical = check.canonical.get(arg)
+                    skip = canonical is not None and original is None and canonical(value)
+                    if not skip:
+                        value = conform(value, schema, path, findings, config)
                     if self._is_placeholder(value, schema):
                         if arg in check.required:
                             findings.append(
@@ -252,7 +255,7 @@ class Validator:
                             findings.append(Finding("V2", "repair", f"{path}: placeholder {value!r} dropped"))
                         continue
                     fast = check.fast.get(arg)
-                    if fast is None or not fast(value):
+                    if not skip and (fast is None or not fast(value)):
                         value = self._check_schema_value(value, check.validators.get(arg), schema, path, findings)
                     if arg in check.formats:
                         for failure in format_failures(value, schema, path):
