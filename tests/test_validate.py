@@ -754,3 +754,32 @@ def test_canonical_fast_path_agrees_with_the_full_path(value, index):
         findings = []
         assert conform(value, schema, "p", findings, ValidationConfig()) == value and not findings
         assert Draft202012Validator(schema).is_valid(value)
+
+
+def test_array_enum_moves_to_items():
+    tool = {**weather(), "parameters": {"type": "object", "properties": {"city": {"type": "string"},
+            "metrics": {"type": "array", "items": {"type": "string"}, "enum": ["rain", "wind"]}}}}  # fmt: skip
+    result = validate_sample(make([{"get_weather": {"city": ["Paris"], "metrics": [["rain"]]}}], tools=[tool]))
+    assert result.sample.tools[0]["parameters"]["properties"]["metrics"]["items"]["enum"] == ["rain", "wind"]
+    bad = validate_sample(make([{"get_weather": {"city": ["Paris"], "metrics": [["snow"]]}}], tools=[tool]))
+    assert bad.status == "rejected" and "V1" in bad.reasons
+
+
+def test_bfcl_answers_pass_validation_and_score(bfcl_dir):
+    """BFCL's own possible answers: nearly all pass, and every kept one scores 1.0 with the reward. The rejected
+    few are inconsistencies of the data itself (a string enum value the schema does not list, a string for an
+    integer), which a training set must not contain."""
+    from funrl.bfcl import load_bfcl
+
+    samples = load_bfcl(bfcl_dir, "simple_python,multiple,parallel,parallel_multiple,live_simple")
+    validator = Validator()
+    rejected = []
+    for sample in samples:
+        sample.meta["source_format"] = "bfcl"
+        result = validator(sample)
+        if result.status == "rejected":
+            rejected.append((sample.id, result.reasons))
+            continue
+        text = render_target(result.sample, "funrl", think="t")
+        assert check_output(text, result.sample, "funrl").ok, sample.id
+    assert len(rejected) <= 0.02 * len(samples), rejected

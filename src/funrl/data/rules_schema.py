@@ -347,8 +347,16 @@ class ToolChecker:
         kind = schema.get("type")
         if not isinstance(kind, str) or kind not in JSON_TYPES:
             return
-        typed = {k: v for k, v in schema.items() if k in ("type", "items", "properties")}
         enum = schema.get("enum")
+        if kind == "array" and isinstance(enum, list) and enum and not any(isinstance(v, list) for v in enum):
+            # an enum of scalars on an array (seen in BFCL live schemas) constrains the items
+            items = schema.get("items") if isinstance(schema.get("items"), dict) else {}
+            schema["items"] = {**items, "enum": enum}
+            del schema["enum"]
+            findings.append(Finding("S8", "repair", f"{path}: enum of scalars moved from the array to its items"))
+            self._check_enum_default(schema["items"], f"{path}[]", findings)
+            enum = None
+        typed = {k: v for k, v in schema.items() if k in ("type", "items", "properties")}
         if isinstance(enum, list):
             fixed = []
             for value in enum:

@@ -200,7 +200,7 @@ class Validator:
                     Finding("C3", "reject", f"{name}: arguments must map each parameter to a list of allowed values")
                 )
                 continue
-            extra = [a for a in args if a not in check.properties]
+            extra = [a for a in args if a not in check.properties and "" not in args[a]]  # "": may be omitted
             if extra and not check.additional:
                 findings.append(Finding("C5", "reject", f"{name}: unknown argument(s) {extra}"))
             missing = [
@@ -221,9 +221,9 @@ class Validator:
 
     def _check_values(self, sample: Sample, calls: list, checks: dict, findings: list[Finding]) -> list:
         config = self.config
-        context = None
         # dict values already in BFCL per-key form when the key schemas cannot tell (bfcl/canonical inputs)
         bfcl_form = sample.meta.get("source_format") in ("bfcl", "canonical")
+        context: list[str] = []  # the lower-cased conversation text, built on first use (V5)
         ground_truth = []
         for name, args in calls:
             check = checks[name]
@@ -231,55 +231,32 @@ class Validator:
             for arg, allowed in args.items():
                 schema = check.properties.get(arg)
                 path = f"{name}.{arg}"
+                if arg not in check.properties and not check.additional:
+                    findings.append(Finding("C5", "repair", f"{path}: unknown argument that may be omitted; dropped"))
+                    continue  # C4/C5 already rejected the other cases
+                if sample.language != "python":
+                    new_args[arg] = allowed  # Java/JavaScript values are source code checked by BFCL's own rules
+                    continue
                 kept = []
+                real = 0
                 for value in allowed:
                     if isinstance(value, str) and value == "":
                         kept.append(value)
                         continue
-                    original = None
-                    if check.dict_kinds.get(arg) is not None:
-                        value, original = unwrap_allowed(value, schema, bfcl_form)
-                    if original is not None and value is original:
-                        kept.append(value)  # several alternatives per key (BFCL data): left as is
-                        continue
-                    canonical = check.canonical.get(arg)
-                    skip = canonical is not None and original is None and canonical(value)
-                    if not skip:
-                        value = conform(value, schema, path, findings, config)
-                    if self._is_placeholder(value, schema):
-                        if arg in check.required:
-                            findings.append(
-                                Finding("V2", "reject", f"{path}: placeholder {value!r} for a required parameter")
+                    # BFCL lists alternatives after the first; they need not be schema-exact (the matcher
+                    # normalises strings), so their problems are warnings, never rejections
+                    notes: list[Finding] = [] if real else findings
+                    value = self._check_value(value, arg, schema, check, path, bfcl_form, sample, notes, context)
+                    if real:
+                        findings.extend(
+                            Finding(
+                                f.code, "warn" if f.action == "reject" else f.action, f"alternative {real}: {f.detail}"
                             )
-                        else:
-                            findings.append(Finding("V2", "repair", f"{path}: placeholder {value!r} dropped"))
-                        continue
-                    fast = check.fast.get(arg)
-                    if not skip and (fast is None or not fast(value)):
-                        value = self._check_schema_value(value, check.validators.get(arg), schema, path, findings)
-                    if arg in check.formats:
-                        for failure in format_failures(value, schema, path):
-                            findings.append(Finding("V4", config.format_action, failure))
-                    texts = [value] if isinstance(value, str) else list(_strings(value))
-                    for text in texts:
-                        if ("<" in text or "{" in text or "result" in text) and _DEPENDENCY_RE.search(text):
-                            findings.append(
-                                Finding("C8", "reject", f"{path}: {text!r} refers to another call's result")
-                            )
-                        if config.check_grounding and len(text) >= config.grounding_min_length:
-                            if context is None:
-                                context = " ".join(
-                                    str(m.get("content") or "") for m in sample.messages if isinstance(m, dict)
-                                ).lower()
-                            low = text.lower()
-                            if low not in context and low not in check.grounding:
-                                findings.append(Finding("V5", "warn", f"possibly_hallucinated: {path}={text!r}"))
-                    if check.dict_kinds.get(arg) is not None:
-                        wrapped = wrap_allowed(value, schema, original)
-                        if original is None and wrapped is not value:
-                            findings.append(Finding("C3", "repair", f"{path}: dict value -> per-key allowed values"))
-                        value = wrapped
-                    kept.append(value)
+                            for f in notes
+                        )
+                    real += 1
+                    if value is not _DROP:
+                        kept.append(value)
                 if not kept:
                     continue
                 default = schema.get("default") if isinstance(schema, dict) else None
@@ -302,6 +279,48 @@ class Validator:
                     findings.append(Finding("T1", "reject", f"{name}: {error.message}"))
             ground_truth.append({name: new_args})
         return ground_truth
+
+    def _check_value(self, value, arg, schema, check, path, bfcl_form, sample, findings, context) -> Any:
+        """T/V/C8 rules on one allowed value; returns the (repaired) value, or `_DROP`."""
+        config = self.config
+        original = None
+        if check.dict_kinds.get(arg) is not None:
+            value, original = unwrap_allowed(value, schema, bfcl_form)
+            if original is not None and value is original:
+                return value  # several alternatives per key (BFCL data): left as is
+        canonical = check.canonical.get(arg)
+        skip = canonical is not None and original is None and canonical(value)
+        if not skip:
+            value = conform(value, schema, path, findings, config)
+        if self._is_placeholder(value, schema):
+            if arg in check.required:
+                findings.append(Finding("V2", "reject", f"{path}: placeholder {value!r} for a required parameter"))
+            else:
+                findings.append(Finding("V2", "repair", f"{path}: placeholder {value!r} dropped"))
+            return _DROP
+        fast = check.fast.get(arg)
+        if not skip and (fast is None or not fast(value)):
+            value = self._check_schema_value(value, check.validators.get(arg), schema, path, findings)
+        if arg in check.formats:
+            for failure in format_failures(value, schema, path):
+                findings.append(Finding("V4", config.format_action, failure))
+        texts = [value] if isinstance(value, str) else list(_strings(value))
+        for text in texts:
+            if ("<" in text or "{" in text or "result" in text) and _DEPENDENCY_RE.search(text):
+                findings.append(Finding("C8", "reject", f"{path}: {text!r} refers to another call's result"))
+            if config.check_grounding and len(text) >= config.grounding_min_length:
+                if not context:
+                    parts = (str(m.get("content") or "") for m in sample.messages if isinstance(m, dict))
+                    context.append(" ".join(parts).lower())
+                low = text.lower()
+                if low not in context[0] and low not in check.grounding:
+                    findings.append(Finding("V5", "warn", f"possibly_hallucinated: {path}={text!r}"))
+        if check.dict_kinds.get(arg) is not None:
+            wrapped = wrap_allowed(value, schema, original)
+            if original is None and wrapped is not value:
+                findings.append(Finding("C3", "repair", f"{path}: dict value -> per-key allowed values"))
+            value = wrapped
+        return value
 
     def _is_placeholder(self, value: Any, schema: Any) -> bool:
         if value is None:
@@ -416,6 +435,7 @@ def _strings(value: Any):
             yield from _strings(item)
 
 
+_DROP = object()  # a value removed by a repair (V2)
 _VALIDATORS: dict[int, Validator] = {}
 
 
