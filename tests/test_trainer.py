@@ -126,10 +126,11 @@ def test_smoke_recipe_settings_on_the_funrl_reward(model_dir, dataset, tmp_path)
 def test_alpha_zero_equals_plain_grpo(model_dir, dataset, tmp_path, overrides, same):
     _, _, grpo_after, grpo_steps = _train(model_dir, dataset, tmp_path / "grpo", trainer_cls=GRPOTrainer)
     _, _, funrl_after, funrl_steps = _train(model_dir, dataset, tmp_path / "funrl", **THINK, **overrides)
-    assert [s["reward"] for s in grpo_steps] == [s["reward"] for s in funrl_steps]  # same rollouts
+    assert grpo_steps[0]["reward"] == funrl_steps[0]["reward"]  # same first rollouts (later ones follow the weights)
     equal = all(torch.equal(grpo_after[n], funrl_after[n]) for n in grpo_after)
     assert equal is same
     if same:
+        assert [s["reward"] for s in grpo_steps] == [s["reward"] for s in funrl_steps]
         assert [s["loss"] for s in grpo_steps] == [s["loss"] for s in funrl_steps]
 
 
@@ -224,13 +225,14 @@ def test_tensorboard_gets_the_metrics(tmp_path):
 
 def test_wandb_offline_gets_the_metrics(tmp_path, monkeypatch):
     """`report_to: wandb` works (offline here): the run's history holds the FunRL metrics."""
-    pytest.importorskip("wandb")
+    wandb = pytest.importorskip("wandb")
     from funrl.train import main
 
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_DIR", str(tmp_path))
     monkeypatch.setenv("WANDB_SILENT", "true")
     assert main(_smoke_argv(tmp_path, "--max_steps", "1", "--report_to", "wandb")) == 0
+    wandb.teardown()  # wait for wandb's service process to write the run log out
     # the offline run log (protobuf records); `train/` keys occur only in its history records, not in the config
     records = next(tmp_path.rglob("run-*.wandb")).read_bytes()
     for key in ("train/reward", "train/kl", "train/entropy_adv/bonus_mean", "train/entropy_adv/cap_frac"):
