@@ -1,6 +1,6 @@
 """Dataset-level rules: D1 exact dedup, D2 near-dedup with a per-cluster cap, D3 decontamination against BFCL.
 
-    .venv/bin/python -m pytest tests/test_dedup.py -q
+.venv/bin/python -m pytest tests/test_dedup.py -q
 """
 
 from __future__ import annotations
@@ -67,7 +67,12 @@ class TestNear:
 
     def test_D2_cap_per_cluster(self):
         d = no_bfcl(exact=False, near_cap=2)
-        variants = [self.TEXT, self.TEXT.replace("nine", "nine!"), self.TEXT.replace("Could", "could"), self.TEXT + " "]
+        variants = [
+            self.TEXT,
+            self.TEXT.replace("nine", "nine!"),
+            self.TEXT.replace("Could", "could"),
+            self.TEXT + " ",
+        ]
         results = [d.check(sample(t, str(i))) for i, t in enumerate(variants)]
         assert results[0] is None and results[1] is None  # the head and one copy: within the cap of 2
         assert all(r is not None and r.code == "D2" for r in results[2:])
@@ -75,7 +80,11 @@ class TestNear:
 
     def test_D2_distinct_texts_kept(self):
         d = no_bfcl(exact=False, near_cap=1)
-        texts = [self.TEXT, "Convert 120 euros to Japanese yen at today's rate.", "Play some jazz music in the kitchen."]
+        texts = [
+            self.TEXT,
+            "Convert 120 euros to Japanese yen at today's rate.",
+            "Play some jazz music in the kitchen.",
+        ]
         assert all(d.check(sample(t, str(i))) is None for i, t in enumerate(texts))
 
     def test_D2_steps_of_one_record_do_not_count(self):
