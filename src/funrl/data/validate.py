@@ -1,8 +1,9 @@
 """Stage B of data preparation: AST validation of one canonical `Sample` against its own tool schemas.
 
 `validate_sample(sample, config)` applies the per-sample rules of data-validation.md §2 (S2, S4-S10 on tools via
-`rules_schema`; C1-C8 and R1/R2 on the calls; T1-T4 and V1-V6 on argument values via `rules_values`; P5/P7/P8/P9
-on the target) and returns a `ValidationResult(status, sample, findings)`:
+`rules_schema`; C1-C7 and R1/R2 on the calls via `rules_calls`; T1-T4, V1-V6 and C8 on argument values, with
+`rules_values`; P5/P7/P8/P9 on the target via `rules_target`) and returns a
+`ValidationResult(status, sample, findings)`:
 
 * `status` is `"kept"` (no change), `"repaired"` (lossless fixes applied) or `"rejected"`;
 * `sample` is a new `Sample` (the input is never mutated) whose `meta["audit"]` lists every repair and warning
@@ -11,9 +12,9 @@ on the target) and returns a `ValidationResult(status, sample, findings)`:
 
 Rules run cheapest first (schemas, calls, values, then the reward round trip) and stop at the first group with a
 REJECT. The last check (P5/P8) renders the ground truth in the FunRL template with `funrl.calls.render_calls` and
-scores it with `funrl.calls.check_output`, the reward's own parser and matcher: a kept sample is one the reward
-can score 1.0. A sample may carry a raw target text in `meta["target_text"]` (FunRL template or `<tool_call>`
-JSON blocks); then P7/P8/P9 check that text and its calls must equal the ground truth.
+scores it with the reward's own parser and matcher (`funrl.calls`): a kept sample is one the reward can score
+1.0. A sample may carry a raw target text in `meta["target_text"]` (FunRL template or `<tool_call>` JSON blocks);
+then P7/P8/P9 check that text and its calls must equal the ground truth.
 
     from funrl.data.validate import ValidationConfig, validate_sample
     result = validate_sample(sample, ValidationConfig())
@@ -31,9 +32,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from funrl.data.rules_base import RULES, Finding, ValidationConfig
+from funrl.data.rules_calls import check_calls, check_count, check_relevance
 from funrl.data.rules_schema import ToolChecker
 from funrl.data.rules_values import conform, format_failures, unwrap_allowed, wrap_allowed
-from funrl.schema import Sample, base_category
+from funrl.schema import Sample
 
 __all__ = [
     "RULES",
@@ -113,14 +115,14 @@ class Validator:
         checks, tools = self._check_tools(sample.tools, findings)
         if any(f.action == "reject" for f in findings):
             return None
-        calls = self._check_calls(sample, checks, findings)
+        calls = check_calls(sample, checks, self.config, findings)
         if calls is None or any(f.action == "reject" for f in findings):
             return None
         ground_truth = self._check_values(sample, calls, checks, findings)
         if any(f.action == "reject" for f in findings):
             return None
-        category = self._check_count(sample, ground_truth, len(tools), findings)
-        self._check_relevance(sample, tools, ground_truth, findings)
+        category = check_count(sample, ground_truth, len(tools), self.config, findings)
+        check_relevance(sample, tools, ground_truth, findings)
         if any(f.action == "reject" for f in findings):
             return None
         out = Sample(sample.id, sample.messages, tools, ground_truth, category, sample.source, sample.meta)
@@ -148,76 +150,6 @@ class Validator:
             checks[name] = check
             out.append(check.tool)  # a repaired tool is shared by the samples that carry it: treat as read-only
         return checks, out
-
-    def _check_calls(self, sample: Sample, checks: dict, findings: list[Finding]) -> list | None:
-        ground_truth = sample.ground_truth
-        if not isinstance(ground_truth, list):
-            findings.append(Finding("C2", "reject", f"ground_truth is a {type(ground_truth).__name__}, not a list"))
-            return None
-        calls = []
-        for i, call in enumerate(ground_truth):
-            if (
-                isinstance(call, dict)
-                and isinstance(call.get("name"), str)
-                and set(call) <= {"name", "arguments", "parameters"}
-                and call["name"] not in ("arguments", "parameters")
-            ):
-                name = call["name"]
-                raw = call.get("arguments", call.get("parameters"))
-                args = {k: [v] for k, v in raw.items()} if isinstance(raw, dict) else raw
-                findings.append(
-                    Finding("C2", "repair", f"call {i} ({name}): {{name, arguments}} -> possible-answer form")
-                )
-            elif isinstance(call, dict) and len(call) == 1:
-                name, args = next(iter(call.items()))
-            else:
-                findings.append(
-                    Finding("C2", "reject", f"call {i} is not one function with its arguments: {call!r:.120}")
-                )
-                continue
-            if name not in checks:
-                key = name.lower().replace(".", "_")
-                matches = [n for n in checks if n.lower().replace(".", "_") == key]
-                if self.config.repair_names and len(matches) == 1:
-                    findings.append(Finding("C1", "repair", f"call {i}: name {name!r} -> {matches[0]!r}"))
-                    name = matches[0]
-                else:
-                    findings.append(Finding("C1", "reject", f"call {i}: function {name!r} is not in the tool list"))
-                    continue
-            check = checks[name]
-            if args is None:
-                if check.required:
-                    findings.append(
-                        Finding(
-                            "C3", "reject", f"{name}: arguments are null but {sorted(check.required)} are required"
-                        )
-                    )
-                    continue
-                findings.append(Finding("C3", "repair", f"{name}: null arguments -> {{}}"))
-                args = {}
-            if not isinstance(args, dict) or not all(isinstance(v, list) for v in args.values()):
-                findings.append(
-                    Finding("C3", "reject", f"{name}: arguments must map each parameter to a list of allowed values")
-                )
-                continue
-            extra = [a for a in args if a not in check.properties and "" not in args[a]]  # "": may be omitted
-            if extra and not check.additional:
-                findings.append(Finding("C5", "reject", f"{name}: unknown argument(s) {extra}"))
-            missing = [
-                r for r in sorted(check.required) if all(isinstance(v, str) and v == "" for v in args.get(r, [""]))
-            ]
-            if missing:
-                findings.append(Finding("C4", "reject", f"{name}: missing required argument(s) {missing}"))
-            calls.append((name, args))
-        names = [name for name, _ in calls]
-        if len(set(names)) < len(names):  # only a repeated function can be a repeated call
-            seen: set[str] = set()
-            for name, args in calls:
-                key = _canon({name: args})
-                if key in seen:
-                    findings.append(Finding("C7", "warn", f"{name}: identical call repeated"))
-                seen.add(key)
-        return calls
 
     def _check_values(self, sample: Sample, calls: list, checks: dict, findings: list[Finding]) -> list:
         config = self.config
@@ -359,56 +291,6 @@ class Validator:
                 action = self.config.format_action if code == "V4" else "reject"
                 findings.append(Finding(code, action, f"{where}: {error.message}"))
         return value
-
-    def _check_count(self, sample: Sample, ground_truth: list, n_tools: int, findings: list[Finding]) -> str:
-        category = sample.category
-        if base_category(category) == "relevance":
-            return category
-        kind = sample.meta.get("target_kind") or ("no_call" if not ground_truth else "call")
-        if kind == "call" and not ground_truth:
-            findings.append(Finding("C6", "reject", "target_kind is 'call' but the target has no call"))
-        elif kind == "no_call" and ground_truth:
-            findings.append(
-                Finding("C6", "reject", f"target_kind is 'no_call' but the target has {len(ground_truth)} call(s)")
-            )
-        if not self.config.recompute_category:
-            return category
-        names = {next(iter(call)) for call in ground_truth}
-        if not ground_truth:
-            expected = "irrelevance"
-        elif len(ground_truth) == 1:
-            expected = "simple" if n_tools == 1 else "multiple"
-        else:
-            expected = "parallel" if len(names) == 1 else "parallel_multiple"
-        if base_category(category) != expected:
-            findings.append(Finding("C6", "repair", f"category {category!r} -> {expected!r} from the calls"))
-            return expected
-        return category
-
-    def _check_relevance(self, sample: Sample, tools: list, ground_truth: list, findings: list[Finding]) -> None:
-        if ground_truth or base_category(sample.category) == "relevance":
-            return
-        if not tools:
-            findings.append(Finding("R1", "reject", "no-call sample without any tool"))
-        removed = sample.meta.get("removed_tools") or []
-        if removed:
-
-            def key(name: Any) -> str:
-                return re.sub(r"[^a-z0-9]", "", str(name).lower())
-
-            names = {key(t.get("name")): t.get("name") for t in tools}
-            descriptions = {str(t.get("description") or "").strip(): t.get("name") for t in tools}
-            for gone in removed:
-                gone = gone if isinstance(gone, dict) else {"name": gone}
-                same = names.get(key(gone.get("name")))
-                desc = str(gone.get("description") or "").strip()
-                twin = same or (descriptions.get(desc) if desc else None)
-                if twin:
-                    findings.append(
-                        Finding(
-                            "R2", "reject", f"removed tool {gone.get('name')!r} has a near-duplicate {twin!r} left"
-                        )
-                    )
 
     def _check_target(self, sample: Sample, findings: list[Finding]) -> None:
         from funrl.data.rules_target import check_roundtrip, check_target_text
