@@ -220,6 +220,21 @@ def test_unknown_recipe_key(tmp_path, capsys):
     assert main(["--config", str(recipe)]) != 0 and "val_ration" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    "block,message",
+    [
+        ("validation: {default_polcy: omit}", "default_polcy"),
+        ("reader: {no_call_step: true}", "no_call_step"),
+        ("dedup: {near_cap: 0}", "near_cap"),
+    ],
+)
+def test_bad_recipe_options_fail_before_any_work(tmp_path, capsys, block, message):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"inputs: [{FIXTURE}]\nformat: xlam\noutput: {tmp_path / 'o'}\n{block}\n")
+    assert main(["--config", str(recipe), "--no-decontaminate"]) != 0 and message in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
 def test_judge_url_needs_a_model(tmp_path, capsys):
     code = main(
         [

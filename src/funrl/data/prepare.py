@@ -97,11 +97,25 @@ class PrepareConfig:
             raise ValueError(f"val_ratio must be in [0, 1), got {self.val_ratio}")
         from funrl.data.readers import FORMATS
 
+        DedupConfig.from_dict(self.dedup)  # unknown keys and bad values fail here, before any work
         for spec in self.inputs:
             if spec.format not in FORMATS:
                 raise ValueError(
                     f"unknown input format {spec.format!r} for {spec.path}; valid formats: {', '.join(FORMATS)}"
                 )
+            ValidationConfig.from_dict({**self.validation, **spec.validation}, f"{spec.path}: validation")
+            reader_options({**self.reader, **spec.reader}, f"{spec.path}: reader")
+
+
+def reader_options(values: dict[str, Any], where: str) -> Any:
+    """`ReaderOptions` from a recipe mapping; an unknown key raises `ValueError` listing the valid ones."""
+    from funrl.data.readers import ReaderOptions
+
+    names = {f.name for f in fields(ReaderOptions)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ValueError(f"{where}: unknown option(s) {unknown}; valid options: {sorted(names)}")
+    return ReaderOptions(**values)
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -228,7 +242,7 @@ def run_prepare(config: PrepareConfig) -> dict[str, Any]:
     """Run the pipeline of the module docstring; returns the report dict (also written to `report.json`)."""
     from tqdm.auto import tqdm
 
-    from funrl.data.readers import ReaderOptions, default_source, read_source
+    from funrl.data.readers import default_source, read_source
 
     out_dir = Path(config.output)
     judge_config = _judge_config(config, out_dir) if config.judge is not None else None  # fail fast on bad settings
@@ -241,7 +255,7 @@ def run_prepare(config: PrepareConfig) -> dict[str, Any]:
     position = 0
     for spec in config.inputs:
         validation = ValidationConfig.from_dict({**config.validation, **spec.validation}, f"{spec.path}: validation")
-        options = ReaderOptions(**{**config.reader, **spec.reader})
+        options = reader_options({**config.reader, **spec.reader}, f"{spec.path}: reader")
         validator = Validator(validation)
         bar = tqdm(desc=f"read+validate {spec.path}", unit="rec", disable=None if config.progress else True)
         default_name = spec.source or default_source(spec.path)
