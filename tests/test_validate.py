@@ -783,3 +783,11 @@ def test_bfcl_answers_pass_validation_and_score(bfcl_dir):
         text = render_target(result.sample, "funrl", think="t")
         assert check_output(text, result.sample, "funrl").ok, sample.id
     assert len(rejected) <= 0.02 * len(samples), rejected
+
+
+def test_validating_twice_is_stable():
+    # a judge correction is validated again: the second pass changes nothing and repeats no audit entry
+    first = validate_sample(make(cc(amount=[120], rates=[[1, 2]])))
+    second = validate_sample(first.sample)
+    assert second.sample.ground_truth == first.sample.ground_truth
+    assert second.sample.meta["audit"] == first.sample.meta["audit"]

@@ -95,9 +95,12 @@ class Validator:
         if any(f.action == "reject" for f in findings):
             return ValidationResult("rejected", None, findings)
         meta = dict(sample.meta)
-        notes = [f.to_audit() for f in findings]
+        audit = list(meta.get("audit") or [])
+        # a sample validated again (a judge correction) does not repeat the notes it already carries
+        seen = {(a.get("rule"), a.get("action"), a.get("detail")) for a in audit if isinstance(a, dict)}
+        notes = [f.to_audit() for f in findings if (f.code, f.action, f.detail) not in seen]
         if notes:
-            meta["audit"] = [*(meta.get("audit") or []), *notes]
+            meta["audit"] = [*audit, *notes]
         out.meta = meta
         status = "repaired" if any(f.action == "repair" for f in findings) else "kept"
         return ValidationResult(status, out, findings)
