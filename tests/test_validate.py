@@ -791,3 +791,15 @@ def test_validating_twice_is_stable():
     second = validate_sample(first.sample)
     assert second.sample.ground_truth == first.sample.ground_truth
     assert second.sample.meta["audit"] == first.sample.meta["audit"]
+
+
+def test_list_of_dicts_in_bfcl_form():
+    items = {"type": "object", "properties": {"name": {"type": "string"}, "qty": {"type": "integer"}}}
+    tool = {**weather(), "parameters": {"type": "object", "properties": {"city": {"type": "string"},
+            "orders": {"type": "array", "items": items}}, "required": ["city"]}}  # fmt: skip
+    gt = [{"get_weather": {"city": ["Paris"], "orders": [[{"name": "tea", "qty": "2"}, {"name": "jam", "qty": 1}]]}}]
+    result = validate_sample(make(gt, tools=[tool]))
+    orders = result.sample.ground_truth[0]["get_weather"]["orders"]
+    assert orders == [[{"name": ["tea"], "qty": [2]}, {"name": ["jam"], "qty": [1]}]]
+    text = "<think>t</think><answer>[get_weather(city='Paris', orders=[{'name': 'tea', 'qty': 2}, {'name': 'jam', 'qty': 1}])]</answer>"
+    assert check_output(text, result.sample, "funrl").ok
