@@ -137,6 +137,7 @@ def test_rerun_into_the_same_folder_is_identical(tmp_path, bfcl_dir):
     out = tmp_path / "out"
     run_prepare(config_for(out, bfcl_dir))
     first = {name: (out / name).read_bytes() for name in OUTPUTS}
+    (out / ".train.jsonl.tmp-99999").write_text("half a line")  # as a run killed while writing leaves it
     run_prepare(config_for(out, bfcl_dir))
     assert first == {name: (out / name).read_bytes() for name in OUTPUTS}
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary files left

@@ -317,6 +317,9 @@ def run_prepare(config: PrepareConfig) -> dict[str, Any]:
     data = report.to_dict()
     data["config"] = _config_dict(config)
     out_dir.mkdir(parents=True, exist_ok=True)
+    for name in ("train.jsonl", "validation.jsonl", "rejected.jsonl", "report.json"):
+        for stale in out_dir.glob(f".{name}.tmp-*"):  # left by a run killed while writing
+            stale.unlink()
     for name, lines in splits.items():
         _write_atomic(out_dir / f"{name}.jsonl", lines)
     _write_atomic(
