@@ -82,7 +82,8 @@ class Plan:
 
 def make_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="funrl quickstart", description=__doc__.split("\n\n")[0])
-    p.add_argument("--output", required=True, help="run folder (created; must be empty or absent)")
+    p.add_argument("--output", required=True, help="run folder (created; must be empty or absent unless --resume)")
+    p.add_argument("--resume", action="store_true", help="continue a stopped run in --output (finished stages kept)")
     p.add_argument("--seed", type=int, default=0, help="seed of the data, the model and training (default 0)")
     p.add_argument("--budget-minutes", type=float, default=10.0, help="total time budget (default 10)")
     p.add_argument("--clock", choices=("wall", "cpu"), default="wall", help="budget clock (default wall)")
@@ -419,8 +420,9 @@ def results_markdown(rows: dict[str, dict[str, float | None]], pass_k: dict[str,
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     out = Path(args.output)
-    if out.exists() and any(out.iterdir()):
-        print(f"funrl quickstart: error: {out} exists and is not empty; choose a new --output", file=sys.stderr)
+    if out.exists() and any(out.iterdir()) and not args.resume:
+        print(f"funrl quickstart: error: {out} exists and is not empty; choose a new --output, or --resume a stopped "
+              "run", file=sys.stderr)  # fmt: skip
         return 2
     out.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -435,28 +437,39 @@ def main(argv: list[str] | None = None) -> int:
     log(f"plan: {asdict(plan)}; clock {args.clock}; torch threads {threads} (load {load:.1f})")
 
     log("1/7 data: toy world -> funrl prepare (rule stages)")
-    paths = build_data(out, args.seed, plan, args.judge_url, args.judge_model)
+    paths = {k: out / "data" / f"{k}.jsonl" for k in ("sft", "rl", "validation", "heldout")}
+    if not (args.resume and all(p.is_file() for p in paths.values())):
+        paths = build_data(out, args.seed, plan, args.judge_url, args.judge_model)
     counts = {k: len(read_samples(p)) for k, p in paths.items()}
     log(f"    {counts}")
     log(f"2/7 tiny model ({plan.size}) with a tokenizer trained on the toy corpus")
     from funrl.tiny_model import build_tiny_model
 
-    model_dir = build_tiny_model(
-        out / "tiny-model", size=plan.size, corpus=tokenizer_corpus(args.seed), seed=args.seed
-    )
+    model_dir = out / "tiny-model"
+    if not (args.resume and (model_dir / "config.json").is_file()):
+        build_tiny_model(model_dir, size=plan.size, corpus=tokenizer_corpus(args.seed), seed=args.seed)
+
+    def stage(folder: str, fn, *fn_args, **kwargs) -> dict[str, Any]:
+        summary = out / folder / "stage_summary.json"
+        if args.resume and summary.is_file():
+            log(f"    {folder}/ already trained: kept")
+            return json.loads(summary.read_text())
+        return fn(*fn_args, **kwargs)
+
     stages = []
     log(f"3/7 SFT warm-up for {plan.sft_s:.0f} s ({args.clock})")
-    stages.append(run_sft(str(model_dir), paths["sft"], out / "sft", plan.sft_s, args.clock, plan, args.seed))
+    stages.append(stage("sft", run_sft, str(model_dir), paths["sft"], out / "sft", plan.sft_s, args.clock, plan,
+                        args.seed))  # fmt: skip
     rl_name = "grpo" if args.plain_grpo else "funrl"
     log(f"4/7 {rl_name} from sft/ for {plan.rl_s:.0f} s ({args.clock})")
-    rl = run_rl(str(out / "sft"), paths["rl"], out / rl_name, plan.rl_s, args.clock, plan, args.seed,
-                entropy_adv=not args.plain_grpo)  # fmt: skip
+    rl = stage(rl_name, run_rl, str(out / "sft"), paths["rl"], out / rl_name, plan.rl_s, args.clock, plan, args.seed,
+               entropy_adv=not args.plain_grpo)  # fmt: skip
     stages.append(rl)
     models = {"SFT": out / "sft", f"SFT + {'GRPO' if args.plain_grpo else 'FunRL'}": out / rl_name}
     if not args.no_control:
         log(f"5/7 equal-compute control: SFT continued from sft/ for {rl['seconds']:.0f} s ({args.clock})")
-        control = run_sft(str(out / "sft"), paths["sft"], out / "sft_control", rl["seconds"], args.clock, plan,
-                          args.seed + 1, warmup=0)  # fmt: skip
+        control = stage("sft_control", run_sft, str(out / "sft"), paths["sft"], out / "sft_control", rl["seconds"],
+                        args.clock, plan, args.seed + 1, warmup=0)  # fmt: skip
         stages.append({**control, "stage": "sft_control"})
         models["SFT control (same compute)"] = out / "sft_control"
     split = args.eval_split
