@@ -168,18 +168,31 @@ def add_audit(meta: dict[str, Any], rule: str, action: str, detail: str) -> None
     meta.setdefault("audit", []).append({"rule": rule, "action": action, "detail": detail})
 
 
+def _allowed(value: Any) -> Any:
+    """A concrete value in BFCL's possible-answer form: dicts (and lists of dicts) list allowed values per key."""
+    if isinstance(value, dict):
+        return {k: [v] for k, v in value.items()}
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        return [{k: [x] for k, x in v.items()} for v in value]
+    return value
+
+
 def ground_truth_from_calls(calls: list[dict[str, Any]]) -> list[dict[str, dict[str, list[Any]]]]:
-    """`[{"name": n, "arguments": {a: v}}]` -> BFCL possible-answer form `[{n: {a: [v]}}]`."""
-    return [{call["name"]: {k: [v] for k, v in call["arguments"].items()}} for call in calls]
+    """`[{"name": n, "arguments": {a: v}}]` -> BFCL possible-answer form `[{n: {a: [v]}}]` (a dict value `{k: x}`
+    becomes `{k: [x]}`, as in BFCL's answers, so the matcher reads it per key)."""
+    return [{call["name"]: {k: [_allowed(v)] for k, v in call["arguments"].items()}} for call in calls]
 
 
 def calls_from_ground_truth(ground_truth: list[dict[str, dict[str, list[Any]]]]) -> list[dict[str, Any]]:
-    """Inverse of `ground_truth_from_calls` for single-valued answers (first allowed value of each)."""
-    out = []
-    for entry in ground_truth:
-        for name, args in entry.items():
-            out.append({"name": name, "arguments": {k: v[0] for k, v in args.items() if v and v[0] != ""}})
-    return out
+    """Inverse of `ground_truth_from_calls`: one concrete call list (first allowed value of each parameter,
+    per-key dict answers resolved), via the renderer's `ground_truth_to_calls`."""
+    from funrl.calls.render import ground_truth_to_calls
+
+    return [
+        {"name": name, "arguments": args}
+        for call in ground_truth_to_calls(ground_truth)
+        for name, args in call.items()
+    ]
 
 
 def category_for(calls: list[dict[str, Any]], n_tools: int) -> str:

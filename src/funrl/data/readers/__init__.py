@@ -183,7 +183,8 @@ def read_source(
     source = source or default_source(spec)
     for origin, record, from_arrow, error in iter_records(spec):
         index = origin.get("index", origin.get("row"))
-        fallback_id = f"{source}-{origin['split']}-{index}" if origin.get("split") else f"{source}-{index}"
+        # `#` keeps positional ids apart from ids built from a record's own `id` field (`{source}-{id}`)
+        fallback_id = f"{source}-{origin['split']}-#{index}" if origin.get("split") else f"{source}-#{index}"
         if error is not None:
             yield ReadItem(origin, [], Rejection(fallback_id, origin, "read", [error], record))
             continue
