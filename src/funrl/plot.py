@@ -115,7 +115,12 @@ def find_event_files(run_dir: str | Path) -> list[Path]:
 
 def read_tensorboard(event_files: list[Path]) -> dict[str, Series]:
     """Metric -> (steps, values) from tensorboard event files; `train/` is dropped from tags, later writes win."""
-    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+    try:
+        from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+    except ImportError:
+        raise ImportError(
+            f"reading {event_files[0]} needs the `tensorboard` package: pip install tensorboard"
+        ) from None
 
     points: dict[str, dict[int, tuple[float, float]]] = {}
     for path in event_files:
