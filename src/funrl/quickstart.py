@@ -68,6 +68,7 @@ class Plan:
     max_new_tokens: int = 160
     temperature: float = 1.0
     beta: float = 0.001
+    rl_mix: dict[str, float] | None = None  # categories of the RL prompts (default RL_MIX)
 
     @classmethod
     def for_budget(cls, minutes: float, smoke: bool = False) -> Plan:
@@ -93,6 +94,12 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--sft-seconds", type=float, default=None, help="override the SFT budget")
     p.add_argument("--rl-seconds", type=float, default=None, help="override the RL budget (and the control's)")
     p.add_argument("--rl-lr", type=float, default=None, help="override the RL learning rate")
+    p.add_argument(
+        "--rl-mix",
+        type=parse_mix,
+        default=None,
+        help="RL prompt categories, e.g. simple=0.3,multiple=0.3,parallel_multiple=0.4 (default: RL_MIX)",
+    )
     p.add_argument("--no-control", action="store_true", help="skip the equal-compute SFT control")
     p.add_argument(
         "--eval-split",
@@ -103,6 +110,24 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--judge-url", default=None, help="OpenAI-compatible endpoint for prepare's LLM judge")
     p.add_argument("--judge-model", default=None, help="judge model id (with --judge-url)")
     return p
+
+
+def parse_mix(text: str) -> dict[str, float]:
+    """`"simple=0.5,parallel=0.5"` -> `{"simple": 0.5, "parallel": 0.5}` (categories of `funrl.toyworld`)."""
+    from funrl.toyworld import CATEGORIES
+
+    mix = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, value = part.partition("=")
+        if not sep or name not in CATEGORIES:
+            raise argparse.ArgumentTypeError(f"{part!r}: expected category=weight with a category in {CATEGORIES}")
+        try:
+            mix[name] = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{part!r}: weight {value!r} is not a number") from None
+    if not mix or sum(mix.values()) <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: no category with a positive weight")
+    return mix
 
 
 def log(message: str) -> None:
@@ -175,7 +200,7 @@ def build_data(out: Path, seed: int, plan: Plan, judge_url: str | None = None, j
     data = out / "data"
     data.mkdir(parents=True, exist_ok=True)
     sft = generate("train", n=plan.n_sft, seed=seed, mix=SFT_MIX)
-    rl = generate("train", n=plan.n_rl, seed=seed + 1000, mix=RL_MIX)
+    rl = generate("train", n=plan.n_rl, seed=seed + 1000, mix=plan.rl_mix or RL_MIX)
     for s in rl:
         s.id = s.id.replace("toy-train", "toy-rl")
     raw = data / "raw_xlam.jsonl"
@@ -432,6 +457,7 @@ def main(argv: list[str] | None = None) -> int:
     plan.sft_s = args.sft_seconds or plan.sft_s
     plan.rl_s = args.rl_seconds or plan.rl_s
     plan.rl_lr = args.rl_lr or plan.rl_lr
+    plan.rl_mix = args.rl_mix or plan.rl_mix
     load = os.getloadavg()[0]
     threads = choose_threads(args.threads)
     log(f"plan: {asdict(plan)}; clock {args.clock}; torch threads {threads} (load {load:.1f})")
