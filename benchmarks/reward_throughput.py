@@ -154,7 +154,14 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="reward_bench_") as tmp:
         inputs, result = os.path.join(tmp, "inputs.jsonl"), os.path.join(tmp, "official.json")
         run_worker(args.bfcl_python, "gen", args, inputs=inputs)
-        rows = [json.loads(line) for line in open(inputs, encoding="utf-8")]
+        rows, seen = [], set()
+        for line in open(inputs, encoding="utf-8"):
+            row = json.loads(line)
+            if (row["id"], row["output"]) not in seen:  # distinct inputs: no memo or cache can help either side
+                seen.add((row["id"], row["output"]))
+                rows.append(row)
+        with open(inputs, "w", encoding="utf-8") as handle:
+            handle.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
         print(f"{len(rows)} inputs over {len(args.categories.split(','))} categories (GT + perturbations)")
         run_worker(args.bfcl_python, "check", args, inputs=inputs, result=result)
         official = json.load(open(result))

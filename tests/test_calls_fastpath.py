@@ -21,7 +21,7 @@ from test_calls_parse import read_hostile
 
 from funrl.bfcl import load_bfcl
 from funrl.calls.decode import decode_prompt
-from funrl.calls.fastpath import MAX_FAST_DEPTH, fast_decode
+from funrl.calls.fastpath import MAX_FAST_DEPTH, MAX_REJECT_CHARS, fast_decode, surely_syntax_error
 
 DATA = Path(__file__).parent / "data"
 
@@ -93,6 +93,38 @@ CASES = [
     ("[f(a=" + "[" * (MAX_FAST_DEPTH - 2) + "]" * (MAX_FAST_DEPTH - 2) + ")]", True, "nesting within the bound"),
     ("[f(a=" + "[" * MAX_FAST_DEPTH + "]" * MAX_FAST_DEPTH + ")]", False, "nesting beyond the bound"),
 ]
+
+
+# --- (text, known to be a syntax error without ast?, why) ----------------------------------------------------------
+REJECT_CASES = [
+    ("Here you go: [f(a=1)]", True, "prose before the call"),
+    ("None of the provided functions can be used.", True, "prose instead of a call"),
+    ("[f(a=1)] Done now", True, "prose after the call"),
+    ("[f(a='x y z')]", False, "words inside a string"),
+    ("[f(a=x if y else z)]", False, "keywords between names"),
+    ("[f(a=not x, b=a is not b, c=a in b)]", False, "more keywords"),
+    ("[f(a=[x for x in y])]", False, "comprehension"),
+    ("[f(a=lambda x: x)]", False, "lambda"),
+    ("[match x]", False, "soft keyword: left to ast"),
+    ("['" + "''a'b c'd''" + "']", False, "triple quotes: the tokenizer would misread the inside"),
+    ("[f(a='it\\'s a b')]", False, "backslash: left to ast"),
+    ("[f(a=1)] # a b", False, "comment"),
+    ("[f(a='x\ny z')]", False, "a quote that opens no one-line string"),
+    ("[café bar]", False, "non-ASCII letters split names: not decided"),
+    ("[a b" + " c" * MAX_REJECT_CHARS + "]", False, "too long to decide"),
+    ("[a b" + "(" * 201 + "]", False, "too many brackets: the depth bound may answer first"),
+]
+
+
+@pytest.mark.parametrize(("text", "rejected", "why"), REJECT_CASES, ids=[c[2] for c in REJECT_CASES])
+def test_surely_syntax_error(text, rejected, why):
+    agree, _ = same(text)
+    assert agree, why
+    code = text if text.startswith("[") else "[" + text
+    code = code if code.endswith("]") else code + "]"
+    assert surely_syntax_error(code) == rejected, why
+    if rejected:
+        assert decode_prompt(text, fast=False).reason == "syntax_error"
 
 
 @pytest.mark.parametrize(("text", "decides", "why"), CASES, ids=[c[2] for c in CASES])
@@ -200,3 +232,14 @@ def test_fast_path_equals_full_decoder_on_many_generated_call_lists(text):
 def test_fast_path_equals_full_decoder_on_token_soup(text):
     agree, _ = same(text)
     assert agree, text
+
+
+_WORDS = ["Here", "you", "go", ":", "[f(a=1)]", "f(a=1)", "if", "else", "not", "is", "in", "for", "lambda", "match",
+          "x", "'a b'", '"c d"', "'''", "#", "\\", "(", ")", "[", "]", ",", "1", "None", "True", "é", "\n", "."]  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(_WORDS), max_size=12), st.sampled_from([" ", "", "\n"]))
+def test_fast_rejection_equals_full_decoder_on_word_salad(words, sep):
+    agree, _ = same(sep.join(words))
+    assert agree, sep.join(words)

@@ -32,6 +32,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from funrl.calls import FORMATS, check_output, parse_calls
+from funrl.calls.match import output_language
 from funrl.schema import Sample
 
 REWARD_KINDS = ("funrl", "format", "ast_match")
@@ -96,16 +97,15 @@ def _format_reason(reason: str | None) -> str:
 
 def _score(text: str, sample: Sample, fmt: str, kind: str) -> tuple[float, str]:
     """(reward, reason) of one completion for a reward `kind` (see `REWARD_KINDS`)."""
+    parsed = parse_calls(text, fmt, output_language(sample))  # parsed once, for the format and the match
     if kind in ("funrl", "format"):
-        language = "python" if "relevance" in sample.category else sample.language
-        parsed = parse_calls(text, fmt, language)
         if parsed.reason == "unsupported_language":  # Java / JavaScript: refused, not a template error
             return 0.0, "unsupported_language"
         if not parsed.format_ok:
             return 0.0, _format_reason(parsed.reason)
         if kind == "format":
             return 1.0, "ok"
-    result = check_output(text, sample, fmt)
+    result = check_output(text, sample, fmt, parsed=parsed)
     return (1.0, "ok") if result.ok else (0.0, result.reason or "match:failed")
 
 

@@ -27,7 +27,7 @@ import re
 import warnings
 from dataclasses import dataclass
 
-from funrl.calls.fastpath import fast_decode
+from funrl.calls.fastpath import fast_decode, surely_syntax_error
 
 # --- safety bounds (see docs/parsing.md) -------------------------------------------------------------------------
 MAX_CODE_CHARS = 20_000  # characters handed to ast.parse / json.loads (BFCL answers are at most ~1,300)
@@ -319,6 +319,8 @@ def decode_prompt(text: str, fast: bool = True) -> Decoded:
                 if len(calls) > MAX_CALLS:
                     raise DecodeError("too_many_calls")
                 return Decoded(calls, None, tuple(dec.notes))
+            if surely_syntax_error(code):  # prose: what ast.parse would say, without running it
+                raise DecodeError("syntax_error")
         if bracket_depth(code) > MAX_DEPTH:
             raise DecodeError("too_deep")
         try:

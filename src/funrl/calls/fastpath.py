@@ -49,6 +49,9 @@ _TOKEN = re.compile(
 )
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _NOT_NAMES = frozenset(keyword.kwlist) | {"__debug__"}
+_KEYWORDS = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist)
+MAX_REJECT_BRACKETS = 200  # = funrl.calls.decode.MAX_DEPTH: below it the depth scan cannot fire
+MAX_REJECT_CHARS = 1_000  # longer texts are left to `ast` (which may report too_deep rather than syntax_error)
 _NAME_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
 _NUMBER_START = frozenset("0123456789")
 _CONSTANTS = {"True": True, "False": False, "None": None}
@@ -181,3 +184,36 @@ def fast_decode(code: str) -> list[dict] | None:
     if next(tokens, None) is not None:  # text after the closing bracket
         return None
     return calls
+
+
+def surely_syntax_error(code: str) -> bool:
+    """True when `code` (prepared as for `fast_decode`) is certainly not valid Python: prose such as
+    `[Here you go: [f(a=1)]]` or `[None of the functions apply.]`, which the full decoder reports as
+    `syntax_error` after a costly `ast.parse`.
+
+    The proof is two adjacent identifiers that are not (soft) keywords (`you go`, `of the`), which no Python
+    expression contains, found by the fast tokenizer in a text it reads exactly as Python does: no backslash,
+    comment or triple quote, every quote inside a one-line string, at most `MAX_REJECT_CHARS` characters
+    (so `ast.parse` cannot fail with a recursion error instead) and at most `MAX_DEPTH` brackets (so the depth
+    bound cannot be the reason). False means "not known", never "valid".
+    """
+    if len(code) > MAX_REJECT_CHARS or "\\" in code or "#" in code or "'''" in code or '"""' in code:
+        return False
+    if code.count("(") + code.count("[") + code.count("{") > MAX_REJECT_BRACKETS:
+        return False
+    if not code.isascii() and _SURROGATE.search(code):
+        return False
+    previous_is_name = False
+    for token in _TOKEN.findall(code):
+        first = token[0]
+        if first == "'" or first == '"':
+            if len(token) < 2:  # a quote that opens no one-line string: the tokenizer may misread what follows
+                return False
+            previous_is_name = False
+        elif first in _NAME_START and token not in _KEYWORDS:
+            if previous_is_name:
+                return True
+            previous_is_name = True
+        else:
+            previous_is_name = False
+    return False

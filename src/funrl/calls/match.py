@@ -28,7 +28,7 @@ from typing import Any
 
 from funrl.calls.types import CheckerCrash, Failure, check_param
 
-__all__ = ["MatchResult", "check_output", "has_call", "is_call_list", "match_calls"]
+__all__ = ["MatchResult", "check_output", "has_call", "is_call_list", "match_calls", "output_language"]
 
 SUPPORTED_LANGUAGES = ("python",)
 
@@ -209,7 +209,14 @@ def match_calls(
     return MatchResult(False, failure.reason, failure.detail)
 
 
-def check_output(text: str, sample: Any, fmt: str = "bfcl-prompt", *, underscore_to_dot: bool = False) -> MatchResult:
+def output_language(sample: Any) -> str:
+    """The language an output is decoded in: Python for (ir)relevance entries (as BFCL does), else the sample's."""
+    return "python" if "relevance" in sample.category else sample.language
+
+
+def check_output(
+    text: str, sample: Any, fmt: str = "bfcl-prompt", *, underscore_to_dot: bool = False, parsed: Any = None
+) -> MatchResult:
     """Parse one completion and match it against a `funrl.schema.Sample`, with BFCL's relevance rules.
 
     Args:
@@ -222,17 +229,20 @@ def check_output(text: str, sample: Any, fmt: str = "bfcl-prompt", *, underscore
     as in BFCL, those are decoded as Python whatever the sample's language. The verdict is on the decoded
     calls only: whether the text follows its template strictly (`ParseResult.format_ok`) is for the
     caller (the `funrl` reward requires both). When nothing decodes, `detail` is the parser's reason.
-    """
-    from funrl.calls.parse import parse_calls
 
+    `parsed` (`ParseResult`, *optional*): the result of `parse_calls(text, fmt, output_language(sample))`
+    when the caller has it already (the `funrl` reward checks the format first), so the text is parsed once.
+    """
     category = sample.category
+    if parsed is None:
+        from funrl.calls.parse import parse_calls
+
+        parsed = parse_calls(text, fmt, output_language(sample))
     if "relevance" in category:  # also irrelevance
-        parsed = parse_calls(text, fmt, "python")
         return match_calls(parsed.calls, [], sample.tools, category)
     language = sample.language
     if language not in SUPPORTED_LANGUAGES:
         return MatchResult(False, "unsupported_language", f"matching {language} calls is not implemented")
-    parsed = parse_calls(text, fmt, language)
     result = match_calls(
         parsed.calls, sample.ground_truth, sample.tools, category, language, underscore_to_dot=underscore_to_dot
     )

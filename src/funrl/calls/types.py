@@ -169,6 +169,26 @@ def _check_list_of_dicts(param: str, value: list[Any], allowed: list[Any]) -> Fa
     return failure
 
 
+# id(schema) -> (schema, its kind): the type table is looked up once per parameter schema, not once per check.
+# Holding the schema keeps its id from being reused; the cache is emptied when it grows past _MAX_KINDS.
+_KINDS: dict[int, tuple[dict, tuple[str, type, type | None]]] = {}
+_MAX_KINDS = 1 << 16
+
+
+def _param_kind(schema: dict[str, Any]) -> tuple[str, type, type | None]:
+    """(BFCL type name, required Python type, element type of an array/tuple or None) of a parameter schema."""
+    type_name, expected = python_type(schema)
+    nested = None
+    if type_name in ("array", "tuple"):
+        items = schema.get("items")
+        if isinstance(items, dict):
+            nested = python_type(items)[1]
+    if len(_KINDS) >= _MAX_KINDS:
+        _KINDS.clear()
+    _KINDS[id(schema)] = (schema, (type_name, expected, nested))
+    return type_name, expected, nested
+
+
 def check_param(param: str, value: Any, schema: dict[str, Any], allowed: list[Any]) -> Failure | None:
     """Check one argument of a call.
 
@@ -181,12 +201,11 @@ def check_param(param: str, value: Any, schema: dict[str, Any], allowed: list[An
     Returns:
         `None` when the argument passes, else a `Failure` with BFCL's error type.
     """
-    type_name, expected = python_type(schema)
-    nested = None
-    if type_name in ("array", "tuple"):
-        items = schema.get("items")
-        if isinstance(items, dict):
-            nested = python_type(items)[1]
+    hit = _KINDS.get(id(schema))
+    if hit is not None and hit[0] is schema:
+        type_name, expected, nested = hit[1]
+    else:
+        type_name, expected, nested = _param_kind(schema)
     if type_name == "tuple" and type(value) is tuple:
         value = list(value)
     if type_name == "float" and type(value) is int:
