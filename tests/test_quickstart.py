@@ -3,11 +3,12 @@ table, and the opt-in compact prompt style of funrl.template that the quickstart
 
 from __future__ import annotations
 
+import argparse
 import json
 
 import pytest
 
-from funrl.quickstart import Plan, main, results_markdown
+from funrl.quickstart import Plan, main, parse_mix, results_markdown
 from funrl.schema import Sample
 from funrl.template import COMPACT_SYSTEM_PROMPT, prompt_messages, prompt_style, tool_signature
 from funrl.toyworld import generate
@@ -55,6 +56,42 @@ def test_smoke_run_data_split(smoke_run):
     assert any(s.category == "parallel_multiple" for s in rl)
     assert not {s.id for s in sft} & {s.id for s in rl}
     assert all(s.meta["prompt_style"] == "compact" for s in sft + rl)
+
+
+def test_resume_keeps_finished_stages(smoke_run, capsys):
+    """--resume on a finished run trains nothing again: the stage summaries and models are kept as they were."""
+    before = {name: (smoke_run / name / "stage_summary.json").read_text() for name in ("sft", "funrl", "sft_control")}
+    weights = (smoke_run / "funrl" / "model.safetensors").stat().st_mtime_ns
+    assert main(["--output", str(smoke_run), "--smoke", "--seed", "3", "--resume"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("already trained: kept") == 3
+    assert {name: (smoke_run / name / "stage_summary.json").read_text() for name in before} == before
+    assert (smoke_run / "funrl" / "model.safetensors").stat().st_mtime_ns == weights
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("simple=0.5,parallel=0.5", {"simple": 0.5, "parallel": 0.5}),
+        (" simple=1 , ", {"simple": 1.0}),  # spaces and a trailing comma are fine
+    ],
+)
+def test_parse_mix(text, expected):
+    assert parse_mix(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("simple", "expected category=weight"),
+        ("nested=1", "expected category=weight"),  # not a toy-world category
+        ("simple=x", "weight 'x' is not a number"),
+        ("simple=0", "no category with a positive weight"),
+    ],
+)
+def test_parse_mix_errors(text, message):
+    with pytest.raises(argparse.ArgumentTypeError, match=message):
+        parse_mix(text)
 
 
 def test_refuses_non_empty_output(tmp_path, capsys):
