@@ -263,7 +263,9 @@ def render_markdown(runs: Mapping[str, BFCLScores], categories: bool = True) -> 
         cells = [_pct(scores.groups[key].value) for key, _ in SUMMARY_COLUMNS]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     if categories:
-        names = [c for c in DATASET_SIZE if any(c in s.categories for s in runs.values())]
+        # BFCL categories in BFCL order, then other (canonical-sample) categories in the order the runs give them
+        seen = dict.fromkeys(c for s in runs.values() for c in s.categories)
+        names = [c for c in DATASET_SIZE if c in seen] + [c for c in seen if c not in DATASET_SIZE]
         if names:
             lines += ["", "| Model | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
             for name, scores in runs.items():

@@ -8,6 +8,11 @@ v3 overall, and the paper's overall = mean of Non-Live AST and Live, labelled as
 
     funrl score --outputs examples/bfcl_outputs_example.jsonl --data-dir ../shared/bfcl_data
     funrl score --outputs out.jsonl --format bfcl-prompt --per-entry verdicts.jsonl --json
+    funrl score --outputs runs/eval-toy/generations.jsonl --samples heldout.jsonl   # canonical samples, not BFCL
+
+With `--samples FILE` the ids are looked up in that canonical JSONL file (`funrl.schema`; e.g. the samples given to
+`funrl eval --samples`, or a `funrl prepare` split) instead of the BFCL data, and categories that are not BFCL
+names are reported with their own line counts.
 
 `--per-entry` writes one line per input line, in input order: the input line's fields plus `category`,
 `valid` and `reason` (`null` when valid; BFCL's error type otherwise). Entries the matcher does not support
@@ -15,7 +20,7 @@ v3 overall, and the paper's overall = mean of Non-Live AST and Live, labelled as
 under `unsupported` (a warning says so), so a group that needs them is N/A rather than silently wrong.
 
 Errors (exit code 2, message naming file and line): a line that is not a JSON object, a missing or non-string
-`id`/`output`, an id of a category that is not single-turn, an id absent from the BFCL data.
+`id`/`output`, an id of a category that is not single-turn, an id absent from the BFCL data (or from `--samples`).
 """
 
 from __future__ import annotations
@@ -55,13 +60,18 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--format", default="funrl", choices=FORMATS, help="output format the model was trained in (default: funrl)"
     )
+    parser.add_argument(
+        "--samples", default=None, help="canonical JSONL samples to score against instead of BFCL (ids must match)"
+    )
     parser.add_argument("--per-entry", default=None, help="write per-line verdicts (input fields + valid, reason)")
     parser.add_argument("--json", action="store_true", help="print the machine-readable result instead of tables")
     return parser
 
 
-def read_outputs(path: str | Path) -> list[tuple[int, dict[str, Any], str]]:
-    """Read and validate the outputs file: `(line number, record, category)` per non-blank line."""
+def read_outputs(path: str | Path, bfcl: bool = True) -> list[tuple[int, dict[str, Any], str | None]]:
+    """Read and validate the outputs file: `(line number, record, category)` per non-blank line.
+
+    With `bfcl=False` (outputs of canonical samples) ids are not checked against BFCL's and the category is `None`."""
     rows = []
     with open(path, encoding="utf-8") as handle:
         for lineno, line in enumerate(handle, start=1):
@@ -81,6 +91,9 @@ def read_outputs(path: str | Path) -> list[tuple[int, dict[str, Any], str]]:
                     raise ScoreInputError(
                         f"{where}: field {name!r} must be a string, got {type(record[name]).__name__}"
                     )
+            if not bfcl:
+                rows.append((lineno, record, None))
+                continue
             try:
                 category = category_of(record["id"])
             except ValueError:
@@ -138,6 +151,35 @@ def score_outputs(
     return score_samples(pairs, fmt, progress=progress)
 
 
+def score_against_samples(
+    rows: list[tuple[int, dict[str, Any], Any]],
+    samples_path: str | Path,
+    fmt: str = "funrl",
+    path: str | Path = "<outputs>",
+    progress: bool = True,
+) -> ScoreResult:
+    """Score rows from `read_outputs(..., bfcl=False)` against the canonical samples of `samples_path`.
+
+    Raises:
+        `ScoreInputError`: an id that is not in the samples file, or an id the samples file holds twice (the output
+        could not be matched to one sample).
+    """
+    from funrl.schema import read_samples
+
+    index: dict[str, Any] = {}
+    for sample in read_samples(samples_path):
+        if sample.id in index:
+            raise ScoreInputError(f"{samples_path}: id {sample.id!r} appears twice; outputs are matched by id")
+        index[sample.id] = sample
+    pairs = []
+    for lineno, record, _ in rows:
+        sample = index.get(record["id"])
+        if sample is None:
+            raise ScoreInputError(f"{path}:{lineno}: id {record['id']!r} not found in {samples_path}")
+        pairs.append((record, sample))
+    return score_samples(pairs, fmt, progress=progress)
+
+
 def score_samples(pairs: list[tuple[dict[str, Any], Any]], fmt: str = "funrl", progress: bool = True) -> ScoreResult:
     """Score `(record, sample)` pairs (`record["output"]` is the raw text) with `check_output`, one verdict per pair.
 
@@ -184,10 +226,13 @@ def render_text(result: ScoreResult, name: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     try:
-        rows = read_outputs(args.outputs)
+        rows = read_outputs(args.outputs, bfcl=args.samples is None)
         if not rows:
             raise ScoreInputError(f"{args.outputs}: no output lines")
-        result = score_outputs(rows, args.data_dir, args.format, args.outputs)
+        if args.samples is not None:
+            result = score_against_samples(rows, args.samples, args.format, args.outputs)
+        else:
+            result = score_outputs(rows, args.data_dir, args.format, args.outputs)
     except (ScoreInputError, SchemaError, FileNotFoundError) as exc:
         print(f"funrl score: error: {exc}", file=sys.stderr)
         return 2

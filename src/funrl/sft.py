@@ -221,11 +221,16 @@ def _report_truncation(trainer: Any, num_rows: int, max_length: int | None) -> N
 
 def train(script_args: SFTScriptArguments, training_args: Any, model_args: Any):
     """Train, save model + tokenizer + `sft_summary.json` to `output_dir`, and return the trainer."""
-    trainer = build_trainer(script_args, training_args, model_args)
+    return run(build_trainer(script_args, training_args, model_args), script_args, training_args)
+
+
+def run(trainer: Any, script_args: SFTScriptArguments, training_args: Any):
+    """Train a built trainer; save model + tokenizer, `trainer_state.json` and `sft_summary.json` to `output_dir`."""
     start = time.monotonic()
     result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     seconds = time.monotonic() - start
     trainer.save_model(training_args.output_dir)
+    trainer.save_state()  # rank 0 only: the log history `funrl plot` reads, also when save_strategy is "no"
     budget = next((cb for cb in trainer.callback_handler.callbacks if hasattr(cb, "stopped")), None)
     summary = {
         "global_step": trainer.state.global_step,
@@ -246,10 +251,14 @@ def train(script_args: SFTScriptArguments, training_args: Any, model_args: Any):
 
 
 def main(argv: list[str] | None = None) -> int:
-    script_args, training_args, model_args = make_parser().parse_args_and_config(
-        list(sys.argv[1:] if argv is None else argv)
-    )
-    train(script_args, training_args, model_args)
+    from funrl.errors import user_errors
+
+    with user_errors("funrl sft"):  # bad flags, recipe, data or model: one line, exit code 2
+        script_args, training_args, model_args = make_parser().parse_args_and_config(
+            list(sys.argv[1:] if argv is None else argv)
+        )
+        trainer = build_trainer(script_args, training_args, model_args)
+    run(trainer, script_args, training_args)
     return 0
 
 

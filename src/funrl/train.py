@@ -51,6 +51,8 @@ def load_samples(script_args: FunRLScriptArguments) -> list:
 
         return generate(script_args.dataset_train_split, n=limit or DEFAULT_TOY_SIZE, seed=script_args.toy_seed)
     path = Path(name)
+    if not path.exists() and looks_like_path(name):
+        raise FileNotFoundError(f"dataset_name={name!r}: no such file or folder")
     if path.is_file():
         samples = read_samples(path)
     elif path.is_dir() and not any((path / marker).exists() for marker in ("dataset_dict.json", "state.json")):
@@ -75,6 +77,12 @@ def load_samples(script_args: FunRLScriptArguments) -> list:
     return samples[:limit] if limit is not None else samples
 
 
+def looks_like_path(name: str) -> bool:
+    """Whether `name` can only be a local path, not a Hub id (`org/name`): so a missing one is reported as missing
+    instead of being looked up on the Hub."""
+    return name.startswith(("/", "./", "../", "~")) or name.count("/") > 1 or name.endswith((".jsonl", ".json"))
+
+
 def build_dataset(script_args: FunRLScriptArguments):
     """A `datasets.Dataset` of GRPO rows (`funrl.template.to_rl_row`): each sample's tools rendered into its prompt."""
     from datasets import Dataset
@@ -93,6 +101,8 @@ def resolve_model(model_name_or_path: str | None, script_args: FunRLScriptArgume
     if not model_name_or_path:
         raise ValueError("model_name_or_path is not set; give a model path/name, or `funrl-tiny` for the tiny model.")
     if model_name_or_path != TINY_MODEL and not model_name_or_path.startswith(TINY_MODEL + ":"):
+        if not Path(model_name_or_path).exists() and looks_like_path(model_name_or_path):
+            raise FileNotFoundError(f"model_name_or_path={model_name_or_path!r}: no such folder")
         return model_name_or_path
     from funrl.tiny_model import resolve_model_path
 
@@ -141,21 +151,45 @@ def build_trainer(script_args: FunRLScriptArguments, training_args: FunRLConfig,
 
         init_kwargs.update(quantization_config=quantization_config, device_map=get_kbit_device_map())
     training_args.model_init_kwargs = {**init_kwargs, **(training_args.model_init_kwargs or {})}
+    # Checked before the model loads, so bad input fails in seconds with a message naming it.
+    reward_funcs = load_reward_funcs(script_args.reward_funcs, fmt=script_args.prompt_format)
+    dataset = build_dataset(script_args)
+    _check_chat_template(model_path, model_args, training_args)
     return FunRLTrainer(
         model=model_path,
-        reward_funcs=load_reward_funcs(script_args.reward_funcs, fmt=script_args.prompt_format),
+        reward_funcs=reward_funcs,
         args=training_args,
-        train_dataset=build_dataset(script_args),
+        train_dataset=dataset,
         peft_config=get_peft_config(model_args),
     )
 
 
-def train(script_args: FunRLScriptArguments, training_args: FunRLConfig, model_args: Any):
-    """Train, save the final model to `output_dir`, and return the trainer."""
+def _check_chat_template(model_path: str, model_args: Any, training_args: FunRLConfig) -> None:
+    """Prompts are chat messages (`funrl.template.to_rl_row`): the tokenizer must have a chat template."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(
+        model_path, revision=model_args.model_revision, trust_remote_code=training_args.trust_remote_code
+    )
+    if getattr(tokenizer, "chat_template", None) is None:
+        raise ValueError(
+            f"the tokenizer of {model_path!r} has no chat template (tokenizer_config.json 'chat_template' or "
+            "chat_template.jinja): use an instruct/chat model or `funrl-tiny`, or set one and save the tokenizer "
+            "(`tok.chat_template = funrl.template.CHAT_TEMPLATE; tok.save_pretrained(dir)`)."
+        )
+
+
+def setup(script_args: FunRLScriptArguments, training_args: FunRLConfig, model_args: Any):
+    """`(trainer, checkpoint to resume from or None)`: every check of the user's input happens here, before training."""
     resume = _resume_arg(training_args.resume_from_checkpoint, training_args.output_dir)
-    trainer = build_trainer(script_args, training_args, model_args)
+    return build_trainer(script_args, training_args, model_args), resume
+
+
+def run(trainer: Any, resume: str | None, training_args: FunRLConfig):
+    """Train, save the final model and `trainer_state.json` (the log history `funrl plot` reads) to `output_dir`."""
     trainer.train(resume_from_checkpoint=resume)
     trainer.save_model(training_args.output_dir)
+    trainer.save_state()  # rank 0 only; without it a run with save_strategy "no" leaves no curves to plot
     trainer.accelerator.print(f"funrl train: model saved to {training_args.output_dir}")
     if hasattr(trainer, "end"):  # transformers >= 5.18: finish the trackers and the process group
         trainer.end()
@@ -168,11 +202,21 @@ def train(script_args: FunRLScriptArguments, training_args: FunRLConfig, model_a
     return trainer
 
 
+def train(script_args: FunRLScriptArguments, training_args: FunRLConfig, model_args: Any):
+    """Train, save the final model to `output_dir`, and return the trainer."""
+    trainer, resume = setup(script_args, training_args, model_args)
+    return run(trainer, resume, training_args)
+
+
 def main(argv: list[str] | None = None) -> int:
-    script_args, training_args, model_args = make_parser().parse_args_and_config(
-        list(sys.argv[1:] if argv is None else argv)
-    )
-    train(script_args, training_args, model_args)
+    from funrl.errors import user_errors
+
+    with user_errors("funrl train"):  # bad flags, recipe, data, model or reward names: one line, exit code 2
+        script_args, training_args, model_args = make_parser().parse_args_and_config(
+            list(sys.argv[1:] if argv is None else argv)
+        )
+        trainer, resume = setup(script_args, training_args, model_args)
+    run(trainer, resume, training_args)
     return 0
 
 
