@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 OMIT = object()  # marker: parameter omitted
@@ -131,6 +132,12 @@ def _js_value(value: Any) -> str:
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k}: {_js_value(v)}" for k, v in value.items()) + "}"
     return repr(value)
+
+
+def _add_block(found: re.Match) -> str:
+    """`new ArrayList<T>(Arrays.asList(a, b))` -> `new ArrayList<T>() {{ add(a); add(b); }}`."""
+    adds = " ".join(f"add({part.strip()});" for part in found.group(2).split(",") if part.strip())
+    return f"new ArrayList<{found.group(1)}>() {{{{ {adds} }}}}"
 
 
 def render_source(calls, sample) -> str:
@@ -380,10 +387,31 @@ def outputs_for(sample, fmt: str = "prompt") -> list[tuple[str, str]]:
         if fmt != "prompt":
             return []
         keep = ("wrong_value", "drop_required", "wrong_name", "extra_call", "str_upper", "duplicate_call")
-        outs = [("gt", render_source(calls, sample))]
+        gt = render_source(calls, sample)
+        outs = [("gt", gt)]
         outs += [
             (k, render_source(perturbed[k], sample)) for k in keep if k in perturbed and not _has_raw(perturbed[k])
         ]
+        # more kinds, and source-text variants of the ground truth (type spellings, layout, prose)
+        more = ("wrong_type", "drop_optional", "extra_param", "str_punct", "name_case", "int_to_float",
+                "float_to_int", "list_reversed", "list_drop_elem", "dict_drop_key", "dict_value_changed", "alt_value")  # fmt: skip
+        outs += [
+            (k, render_source(perturbed[k], sample)) for k in more if k in perturbed and not _has_raw(perturbed[k])
+        ]
+        variants = [
+            ("fenced", "```\n" + gt + "\n```"),
+            ("bare", gt[1:-1]),
+            ("prose_before", "Sure: " + gt),
+            ("semicolon", gt[:-1] + ";]"),
+            ("quotes_swapped", gt.translate(str.maketrans("'\"", "\"'"))),
+            ("no_spaces", gt.replace(", ", ",")),
+            ("long_suffix_dropped", re.sub(r"(\d)[lL]\b", r"\1", gt)),
+            ("float_suffix_added", re.sub(r"(\d\.\d+)(?![\dfFeE])", r"\1f", gt)),
+            ("bigint_suffix_added", re.sub(r"(?<![\w.])(\d+)(?![\w.])", r"\1n", gt)),
+            ("as_list_to_add_block", re.sub(r"new ArrayList<(\w*)>\(Arrays\.asList\((.*?)\)\)", _add_block, gt)),
+            ("array_literal_to_new_array", re.sub(r"=\[([^\[\]]*)\]", r"=new Array(\1)", gt)),
+        ]
+        outs += [(k, v) for k, v in variants if v != gt]
         return outs
     if fmt == "qwen_fc":
         outs = [("gt", render_fc(calls))]

@@ -251,10 +251,93 @@ def test_underscore_to_dot():
     assert match_calls([{"math.sum": {"a": 1}}], gt, tools, "simple").ok
 
 
-@pytest.mark.parametrize("language", ["java", "javascript"])
-def test_java_javascript_refused_explicitly(language):
-    result = match_calls([{"area": {"base": "10"}}], AREA_GT, normalize_tools([AREA]), "simple", language)
-    assert (result.ok, result.reason) == (False, "unsupported_language")
+# --- Java / JavaScript value conversion (the official converters): (language, type, element type, text, value) ---
+CONVERSIONS = [
+    ("java", "integer", None, "5", 5),
+    ("java", "integer", None, "5L", "5L"),  # not an integer spelling: stays text
+    ("java", "long", None, "5L", 5),
+    ("java", "long", None, "5", "5"),  # a long needs its suffix
+    ("java", "float", None, "1.5f", 1.5),
+    ("java", "float", None, "1.5", "1.5"),
+    ("java", "double", None, "1.5e3", 1500.0),
+    ("java", "boolean", None, "true", True),
+    ("java", "char", None, "'a'", "'a'"),  # the official char pattern never matches
+    ("java", "String", None, "abc", "abc"),
+    ("java", "Array", "integer", "new int[]{1, 2}", [1, 2]),
+    ("java", "Array", "String", 'new String[]{"a"}', ['"a"']),  # Array keeps the quotes of String elements
+    ("java", "ArrayList", "String", 'new ArrayList<>(Arrays.asList("a","b"))', ["a", "b"]),
+    ("java", "ArrayList", "integer", "new ArrayList<Integer>() {{ add(1); add(2); }}", [1, 2]),
+    ("java", "ArrayList", "integer", "new ArrayList<>()", []),
+    ("java", "ArrayList", "integer", "List.of(1)", "List.of(1)"),
+    ("java", "HashMap", None, 'new HashMap<String, String>() {{ put("k", "v"); put("n", 2L); }}', {"k": "v", "n": 2}),
+    ("java", "HashMap", None, "new HashMap<>()", {}),
+    ("javascript", "integer", None, "-3", -3),
+    ("javascript", "float", None, "2", 2.0),
+    ("javascript", "Bigint", None, "10n", 10),
+    ("javascript", "Boolean", None, "false", False),
+    ("javascript", "String", None, "'q'", "q"),
+    ("javascript", "array", "String", "['a', 'b']", ["a", "b"]),
+    ("javascript", "array", "integer", "new Array(1, 2)", [1, 2]),
+    ("javascript", "array", "integer", "[[1, 2], [3]]", [[1, 2], [3]]),
+    ("javascript", "dict", None, "{a: 1, b: 'x', c: [true]}", {"a": 1, "b": "x", "c": [True]}),
+    ("javascript", "dict", None, "{}", {}),
+    ("javascript", "dict", None, "new Map()", "new Map()"),
+]
+
+
+@pytest.mark.parametrize(("language", "type_name", "nested", "text", "value"), CONVERSIONS)
+def test_java_javascript_conversion(language, type_name, nested, text, value):
+    from funrl.calls.javajs import convert
+
+    converted = convert(text, type_name, language, nested)
+    assert converted == value and type(converted) is type(value)
+
+
+@pytest.mark.parametrize("type_name", ["Set", "Hashtable", "Queue", "Stack"])
+def test_java_unconvertible_types_are_checker_exceptions(type_name):
+    tools = [{"name": "f", "parameters": {"type": "dict", "properties": {"a": {"type": type_name}}, "required": []}}]
+    result = match_calls([{"f": {"a": "x"}}], [{"f": {"a": ["x"]}}], tools, "simple_java", "java")
+    assert (result.ok, result.reason) == (False, "checker_exception")
+
+
+JAVA_TOOL = {
+    "name": "f",
+    "parameters": {
+        "type": "dict",
+        "required": ["n"],
+        "properties": {
+            "n": {"type": "long"},
+            "xs": {"type": "ArrayList", "items": {"type": "String"}},
+            "s": {"type": "String"},
+        },
+    },
+}
+JS_TOOL = {
+    "name": "f",
+    "parameters": {
+        "type": "dict",
+        "required": ["n"],
+        "properties": {"n": {"type": "integer"}, "xs": {"type": "array", "items": {"type": "String"}}},
+    },
+}
+SOURCE_MATCHES = [
+    ("java", {"n": "5L"}, {"n": [5]}, None),
+    ("java", {"n": "5"}, {"n": [5]}, "type_error:simple"),  # stays "5": not an int
+    ("java", {"n": 5}, {"n": [5]}, "type_error:java"),  # not source text (e.g. from JSON output)
+    ("java", {"n": "5L", "xs": 'new ArrayList<>(Arrays.asList("A"))'}, {"n": [5], "xs": [["a"]]}, None),
+    ("java", {"n": "5L", "s": "New York"}, {"n": [5], "s": ["new york"]}, None),  # string normalisation
+    ("javascript", {"n": "7", "xs": "['a', 'b']"}, {"n": [7], "xs": [["a", "b"]]}, None),
+    ("javascript", {"n": "7", "xs": "['b', 'a']"}, {"n": [7], "xs": [["a", "b"]]}, "value_error:list/tuple"),
+    ("javascript", {"n": 7}, {"n": [7]}, "type_error:js"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("language", "args", "answer", "reason"), SOURCE_MATCHES)
+def test_java_javascript_matching(language, args, answer, reason):
+    tool = JAVA_TOOL if language == "java" else JS_TOOL
+    category = "simple_java" if language == "java" else "simple_javascript"
+    result = match_calls([{"f": args}], [{"f": answer}], [tool], category, language)
+    assert (result.ok, result.reason) == (reason is None, reason)
 
 
 def test_match_result_unpacks_and_is_truthy():

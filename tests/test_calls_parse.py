@@ -191,11 +191,63 @@ def test_openai_cases(text, calls, reason, why):
     assert (r.calls, r.reason, r.format_ok) == (calls, reason, reason is None), why
 
 
-def test_java_and_javascript_are_reported_unsupported():
+# --- Java / JavaScript (tree-sitter, as BFCL): (language, text, calls or None, reason, why); every expectation here
+# is what bfcl-eval's own decoder returns for the text (checked when the cases were written) ------------------------
+SOURCE_CASES = [
+    ("java", 'Foo.bar(a="x", b=5, c=true)', [{"Foo.bar": {"a": "x", "b": "5", "c": "true"}}], None, "values stay text"),
+    ("java", "Foo.bar(a='c')", [{"Foo.bar": {"a": "c"}}], None, "char literal: quotes dropped at the top level"),
+    ("java", "[f(a=new int[]{1, 2})]", [{"f": {"a": "new int[]{1,2}"}}], None, "nested nodes rebuilt without spaces"),
+    ("java", '[f(a=new ArrayList<>(Arrays.asList("x", "y")))]',
+     [{"f": {"a": 'new ArrayList<>(Arrays.asList("x", "y"))'}}], None, "object creation rebuilt"),
+    ("java", 'Foo.bar(a="é", b="x")', [{"Foo.bar": {"a": 'é"', "=": '"'}}], None,
+     "text cut from the str by byte offsets, as BFCL does"),
+    ("java", "[f(a=5L, b=x)]", [{"f": {"a": "5L", "b": "x"}}], None, "suffixes and names kept"),
+    ("java", "[f(x)]", None, "syntax_error", "no statement: an ERROR node"),
+    ("java", "Foo.bar(a=1); g(b=2);", [{"Foo.bar": {"a": "1"}}], None, "only the first call is read"),
+    ("java", "[f(a=1, a=2)]", None, "repeated_argument", "the official decoder raises"),
+    ("java", "[f(a=]", None, "syntax_error", "an ERROR node"),
+    ("java", "[x = 1;]", None, "no_call_found", "no method invocation: BFCL returns {}"),
+    ("javascript", "[f(a='x', b=[1, 2], c={k: 1})]", [{"f": {"a": "x", "b": "[1, 2]", "c": "{k: 1}"}}], None,
+     "quotes dropped, other values as written"),
+    ("javascript", "obj.m(a=true)", [{"obj.m": {"a": "true"}}], "brackets_added", "member call, bare output"),
+    ("javascript", "[f(x, true)]", None, "repeated_argument", "two positional arguments share the key None"),
+    ("javascript", "[f(a=1, a=2)]", None, "repeated_argument", "repeated name"),
+    ("javascript", "[let x = 1;]", None, "no_call_found", "no call: BFCL returns None"),
+    ("javascript", "[f(a=)]", None, "syntax_error", "an ERROR node"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "calls", "reason", "why"), SOURCE_CASES, ids=[c[4] for c in SOURCE_CASES]
+)
+def test_java_javascript_decoding(language, text, calls, reason, why):
+    from funrl.calls.treesitter import available
+
+    if not available(language):
+        pytest.skip("tree-sitter packages (funrl[bfcl-java]) not installed")
+    r = parse_calls(text, fmt="bfcl-prompt", language=language)
+    assert r.calls == calls, why
+    if calls is None:
+        assert (r.reason, r.format_ok) == (reason, False), why
+    elif reason is not None:
+        assert reason in r.notes, why
+    funrl = parse_calls(f"<think>t</think><answer>{text}</answer>", fmt="funrl", language=language)
+    assert funrl.calls == r.calls, why
+
+
+def test_java_and_javascript_without_tree_sitter_are_reported_unsupported(monkeypatch):
+    from funrl.calls import treesitter
+
+    monkeypatch.setattr(treesitter, "_parser", lambda language: None)
     for fmt in ("funrl", "bfcl-prompt"):
         for language in ("java", "javascript"):
-            r = parse_calls('[f(a="1")]', fmt=fmt, language=language)
+            r = parse_calls('<think></think><answer>[f(a="1")]</answer>', fmt=fmt, language=language)
             assert (r.calls, r.format_ok, r.reason) == (None, False, "unsupported_language")
+
+
+def test_importing_the_parser_does_not_import_tree_sitter():
+    code = "import sys, funrl.calls, funrl.rewards; assert 'tree_sitter' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_bad_arguments_raise_and_bad_text_does_not():

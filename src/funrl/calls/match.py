@@ -2,8 +2,9 @@
 
 Reproduces the semantics of BFCL's AST checker (bfcl-eval 2026.3.23, `ast_checker.py`) for Python
 categories, verified entry by entry against the official checker (`tests/test_golden.py`); the rules
-and the official quirks reproduced are listed in `docs/matching.md`. Java / JavaScript categories are
-refused explicitly (`unsupported_language`) rather than scored approximately.
+and the official quirks reproduced are listed in `docs/matching.md`. Java / JavaScript categories are scored
+with the official type conversion (`funrl.calls.javajs`) when their outputs can be decoded (tree-sitter,
+`funrl[bfcl-java]`), and refused explicitly (`unsupported_language`) otherwise, never scored approximately.
 
     from funrl.calls import match_calls, check_output
 
@@ -26,11 +27,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from funrl.calls.types import CheckerCrash, Failure, check_param
+from funrl.calls.types import CheckerCrash, Failure, check_param, check_source_param
 
 __all__ = ["MatchResult", "check_output", "has_call", "is_call_list", "match_calls", "output_language"]
 
-SUPPORTED_LANGUAGES = ("python",)
+SUPPORTED_LANGUAGES = ("python", "java", "javascript")
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,9 @@ def _find_tool(tools: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
     return None
 
 
-def _check_call(tool: dict[str, Any] | None, call: dict[str, Any], answer: dict[str, Any], underscore_to_dot: bool):
+def _check_call(
+    tool: dict[str, Any] | None, call: dict[str, Any], answer: dict[str, Any], underscore_to_dot: bool, language: str
+):
     """One decoded call against one possible-answer call; returns None or a `Failure`.
 
     Raises `CheckerCrash` where the official checker raises.
@@ -108,7 +111,10 @@ def _check_call(tool: dict[str, Any] | None, call: dict[str, Any], answer: dict[
         if param not in properties or param not in allowed_params:
             where = "function doc" if param not in properties else "possible answer"
             return Failure("simple_function_checker:unexpected_param", f"parameter {param!r} is not in the {where}")
-        failure = check_param(param, value, properties[param], allowed_params[param])
+        if language == "python":
+            failure = check_param(param, value, properties[param], allowed_params[param])
+        else:
+            failure = check_source_param(param, value, properties[param], allowed_params[param], language)
         if failure is not None:
             return failure
     for param, allowed in allowed_params.items():
@@ -120,7 +126,7 @@ def _check_call(tool: dict[str, Any] | None, call: dict[str, Any], answer: dict[
     return None
 
 
-def _match_ast(calls, ground_truth, tools, category, underscore_to_dot) -> Failure | None:
+def _match_ast(calls, ground_truth, tools, category, underscore_to_dot, language) -> Failure | None:
     if "parallel" in category:
         if len(calls) != len(ground_truth):
             return Failure(
@@ -133,7 +139,7 @@ def _match_ast(calls, ground_truth, tools, category, underscore_to_dot) -> Failu
             for position, call in enumerate(calls):
                 if position in used:
                     continue
-                failure = _check_call(tool, call, answer, underscore_to_dot)
+                failure = _check_call(tool, call, answer, underscore_to_dot, language)
                 if failure is None:
                     used.add(position)
                     break
@@ -150,12 +156,12 @@ def _match_ast(calls, ground_truth, tools, category, underscore_to_dot) -> Failu
                 "multiple_function_checker:wrong_count", f"{len(calls)} calls, expected {len(ground_truth)}"
             )
         return _check_call(
-            _find_tool(tools, next(iter(ground_truth[0]))), calls[0], ground_truth[0], underscore_to_dot
+            _find_tool(tools, next(iter(ground_truth[0]))), calls[0], ground_truth[0], underscore_to_dot, language
         )
     if len(calls) != 1:
         return Failure("simple_function_checker:wrong_count", f"{len(calls)} calls, expected 1")
     # The official simple checker takes the first function doc and the first answer, whatever their names.
-    return _check_call(tools[0], calls[0], ground_truth[0], underscore_to_dot)
+    return _check_call(tools[0], calls[0], ground_truth[0], underscore_to_dot, language)
 
 
 def match_calls(
@@ -176,7 +182,8 @@ def match_calls(
         category (`str`): BFCL category; the checker is chosen by substring like BFCL does: `irrelevance`
             (pass iff no call), `relevance` (pass iff any call), `parallel` (order-free greedy matching),
             `multiple` (call count = answer count, first call against the first answer), else simple.
-        language (`str`): `python`; `java` / `javascript` return `MatchResult(False, "unsupported_language")`.
+        language (`str`): `python`, `java` or `javascript` (values are then source text, converted by the
+            parameter's BFCL type, which `tools` must carry: BFCL's raw docs, with `items.type` for arrays).
         underscore_to_dot (`bool`): compare with `.` in expected function names replaced by `_` (a
             model-handler option of BFCL for APIs that forbid dots in names).
 
@@ -199,7 +206,7 @@ def match_calls(
     if not is_call_list(calls):
         return MatchResult(False, "ast_decoder:decoder_wrong_output_format", "decoded output is not a call list")
     try:
-        failure = _match_ast(calls, ground_truth, tools, category, underscore_to_dot)
+        failure = _match_ast(calls, ground_truth, tools, category, underscore_to_dot, language)
     except CheckerCrash as exc:
         return MatchResult(False, "checker_exception", str(exc))
     except Exception as exc:  # inputs on which the official checker raises too (malformed answers or docs)
@@ -241,10 +248,14 @@ def check_output(
     if "relevance" in category:  # also irrelevance
         return match_calls(parsed.calls, [], sample.tools, category)
     language = sample.language
-    if language not in SUPPORTED_LANGUAGES:
-        return MatchResult(False, "unsupported_language", f"matching {language} calls is not implemented")
+    if parsed.reason == "unsupported_language":
+        return MatchResult(False, "unsupported_language", f"decoding {language} needs funrl[bfcl-java] (tree-sitter)")
+    if parsed.reason == "no_call_found":  # BFCL's Java / JavaScript decoder returns a non-list here
+        return MatchResult(False, "ast_decoder:decoder_wrong_output_format", "no call found in the source")
+    # Java / JavaScript types are read from BFCL's own function docs when the sample has them (element types)
+    tools = sample.tools if language == "python" else (sample.meta or {}).get("bfcl_functions") or sample.tools
     result = match_calls(
-        parsed.calls, sample.ground_truth, sample.tools, category, language, underscore_to_dot=underscore_to_dot
+        parsed.calls, sample.ground_truth, tools, category, language, underscore_to_dot=underscore_to_dot
     )
     if parsed.calls is None and parsed.reason:
         return MatchResult(False, result.reason, parsed.reason)

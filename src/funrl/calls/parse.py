@@ -20,12 +20,14 @@ Formats (`FORMATS`):
 - `"openai"`: a JSON list of `tool_calls` (`{"function": {"name", "arguments"}}`, arguments a JSON string
   or object), or an object with a `tool_calls` key.
 
-Java / JavaScript (`language="java"|"javascript"`) are not decoded: reason `unsupported_language`.
+Java / JavaScript (`language="java"|"javascript"`) are decoded with BFCL's tree-sitter grammars
+(`funrl.calls.treesitter`, optional extra `funrl[bfcl-java]`); without them the reason is `unsupported_language`.
 Nothing here raises on any text; reasons are the stable codes of `REASONS`.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 
@@ -47,7 +49,9 @@ REASONS = {
     "too_many_calls": f"more than {MAX_CALLS} calls",
     "literal_too_large": "a number, string or list literal (or computed value) beyond the bounds",
     "unsafe_expression": "arithmetic on something other than literals (names, calls...): never evaluated",
-    "unsupported_language": "Java / JavaScript prompt-mode decoding is not implemented",
+    "unsupported_language": "Java / JavaScript decoding needs the tree-sitter packages (funrl[bfcl-java])",
+    "no_call_found": "Java / JavaScript: no call in the source (BFCL: decoder_wrong_output_format)",
+    "repeated_argument": "Java / JavaScript: an argument name given twice (the official decoder raises)",
     "not_text": "the completion is not a string",
     "internal_error": "a bug in the parser (please report)",
     # template (format_ok is False; calls may still be decoded)
@@ -122,17 +126,22 @@ def parse_calls(text: str, fmt: str = "funrl", language: str = "python") -> Pars
             return _parse_qwen_fc(text)
         if fmt == "openai":
             return _parse_openai(text)
-        if language != "python":
-            return ParseResult(None, False, "unsupported_language")
+        decode = decode_prompt if language == "python" else functools.partial(_decode_source, language=language)
         if fmt == "bfcl-prompt":
-            d = decode_prompt(text)
+            d = decode(text)
             return ParseResult(d.calls, d.reason is None, d.reason, None, d.notes)
-        return _parse_funrl(text)
+        return _parse_funrl(text, decode)
     except Exception:  # pragma: no cover - defensive: the parsers above report failures as reasons
         return ParseResult(None, False, "internal_error")
 
 
-def _parse_funrl(text: str) -> ParseResult:
+def _decode_source(text: str, language: str):
+    from funrl.calls.treesitter import decode_source  # tree-sitter is imported on first use only
+
+    return decode_source(text, language)
+
+
+def _parse_funrl(text: str, decode=decode_prompt) -> ParseResult:
     t0 = text.find(_THINK)
     t1 = text.find(_END_THINK, t0 + len(_THINK)) if t0 >= 0 else -1
     think = text[t0 + len(_THINK) : t1].strip() if t1 >= 0 else None
@@ -143,7 +152,9 @@ def _parse_funrl(text: str) -> ParseResult:
     body = text[a0 + len(_ANSWER) : a1]
     if len(body) > MAX_CODE_CHARS:
         return ParseResult(None, False, "input_too_long", think)
-    d = decode_prompt(body)
+    d = decode(body)
+    if d.reason == "unsupported_language":
+        return ParseResult(None, False, d.reason, think)
     if any(text.count(tag) != 1 for tag in (_THINK, _END_THINK, _ANSWER, _END_ANSWER)):
         reason = "tag_count"
     elif not (0 <= t0 and t1 >= 0 and t1 + len(_END_THINK) <= a0):

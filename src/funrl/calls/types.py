@@ -24,6 +24,7 @@ import re
 from functools import lru_cache
 from typing import Any, NamedTuple
 
+from funrl.calls.javajs import NESTED_TYPES, TYPES, convert
 from funrl.schema import bfcl_type
 
 # BFCL type name -> the Python type the official checker requires (`type(value) == expected`).
@@ -210,7 +211,52 @@ def check_param(param: str, value: Any, schema: dict[str, Any], allowed: list[An
         value = list(value)
     if type_name == "float" and type(value) is int:
         value = float(value)
+    return check_value(param, value, allowed, type_name, expected, nested)
 
+
+def check_source_param(param: str, value: Any, schema: dict[str, Any], allowed: list[Any], language: str):
+    """Check one argument of a Java / JavaScript call: its source text converted by the declared type, then checked.
+
+    Args:
+        param (`str`): parameter name (for messages).
+        value: the decoded argument (source text, as `funrl.calls.treesitter` decodes it).
+        schema (`dict`): the parameter schema with its BFCL language type (`x-bfcl-type` or `type`) and, for
+            `Array` / `ArrayList` / `array`, `items.type` (BFCL's raw function docs have it).
+        allowed (`list`): the possible answer's allowed values.
+        language (`str`): `"java"` or `"javascript"`.
+
+    Returns:
+        `None` or a `Failure`; a value that is not text fails with `type_error:java` / `type_error:js`.
+
+    Raises:
+        `CheckerCrash` (or the converter's error) where the official checker raises: an unknown type, a missing
+        element type, a `Set` / `Hashtable` / `Queue` / `Stack` parameter.
+    """
+    table = TYPES[language]
+    type_name = schema.get("x-bfcl-type", schema.get("type"))
+    if type_name not in table:
+        raise CheckerCrash(f"unknown {language} parameter type {type_name!r}")
+    expected = table[type_name]
+    if type(value) is not str:
+        code = "type_error:java" if language == "java" else "type_error:js"
+        return Failure(code, f"parameter {param!r}: expected source text, got {type(value).__name__} ({value!r})")
+    nested = None
+    if type_name in NESTED_TYPES:
+        items = schema.get("items")
+        if not isinstance(items, dict) or "type" not in items:
+            raise CheckerCrash(f"parameter {param!r}: no element type for {type_name}")
+        nested_name = items["type"]
+        if nested_name not in table:
+            raise CheckerCrash(f"unknown {language} element type {nested_name!r}")
+        nested = table[nested_name]
+        value = convert(value, type_name, language, nested_name)
+    else:
+        value = convert(value, type_name, language)
+    return check_value(param, value, allowed, type_name, expected, nested)
+
+
+def check_value(param: str, value: Any, allowed: list[Any], type_name: str, expected: type, nested: type | None):
+    """The official checks after typing: type table (with the "variable" rule), then the value rules."""
     failure, is_variable = _check_type(param, value, allowed, type_name, expected, nested)
     if failure is not None:
         return failure
