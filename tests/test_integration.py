@@ -193,3 +193,21 @@ class TestRunsCanBePlotted:
         argv += ["--dataset_name", str(toy_jsonl), "--output_dir", str(out), "--max_steps", "1"]
         assert run_cli(argv, capsys)[0] == 0
         assert "loss" in json.loads((out / "trainer_state.json").read_text())["log_history"][0]
+
+
+def test_unreachable_judge_is_an_error_not_an_empty_dataset():
+    # every sample failing with connection errors used to be 64 J5 rejections, an empty train.jsonl and exit 0
+    import socket
+
+    from funrl.data.judge import JudgeConfig, JudgeError, run_judge
+    from funrl.data.validate import Validator
+    from funrl.toyworld import generate
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = JudgeConfig(
+        base_url=f"http://127.0.0.1:{port}/v1", model="judge", api_key_env=None, max_retries=0, progress=False
+    )
+    with pytest.raises(JudgeError, match="could not be reached: all 3 samples failed with connection errors"):
+        run_judge(generate("train", n=3, seed=0), config, Validator().judge_callback)

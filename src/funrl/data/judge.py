@@ -419,6 +419,13 @@ async def arun_judge(
         if client is None:
             await judge.client.close()
     outcomes = [r for r in results if r is not None]
+    if outcomes and all(o.status == "rejected" and o.reasons == ["J5:connection"] for o in outcomes):
+        # Not a verdict on the data: without this every sample would be dropped and prepare would write an
+        # empty training set with exit code 0.
+        raise JudgeError(
+            f"judge endpoint {config.base_url} could not be reached: all {len(outcomes)} samples failed with "
+            f"connection errors after {config.max_retries} retries; is the server running at that address?"
+        )
     totals = summarize(outcomes)
     logger.info(
         "judge: %d samples (%s); %d requests, %d cache hits, %d retries, %d prompt + %d completion tokens",
