@@ -211,3 +211,24 @@ def test_unreachable_judge_is_an_error_not_an_empty_dataset():
     )
     with pytest.raises(JudgeError, match="could not be reached: all 3 samples failed with connection errors"):
         run_judge(generate("train", n=3, seed=0), config, Validator().judge_callback)
+
+
+def test_prepare_output_folder_trains_on_its_train_split_only(toy_jsonl, tmp_path):
+    # `dataset_name: <funrl prepare output>` used to read train.jsonl AND validation.jsonl (and rejected.jsonl)
+    from funrl.configs import FunRLScriptArguments
+    from funrl.schema import read_samples
+    from funrl.train import load_samples
+
+    samples = read_samples(toy_jsonl)
+    write_samples(samples[:7], tmp_path / "train.jsonl")
+    write_samples(samples[7:], tmp_path / "validation.jsonl")
+    (tmp_path / "rejected.jsonl").write_text('{"id": "x", "raw": "{}", "reasons": ["S1"]}\n')
+    train = load_samples(FunRLScriptArguments(dataset_name=str(tmp_path)))
+    assert [s.id for s in train] == [s.id for s in samples[:7]]
+    val = load_samples(FunRLScriptArguments(dataset_name=str(tmp_path), dataset_train_split="validation"))
+    assert [s.id for s in val] == [s.id for s in samples[7:]]
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    write_samples(samples[:4], shards / "a.jsonl")
+    write_samples(samples[4:], shards / "b.jsonl")
+    assert len(load_samples(FunRLScriptArguments(dataset_name=str(shards)))) == len(samples)

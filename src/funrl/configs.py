@@ -192,8 +192,9 @@ class FunRLScriptArguments:
 
     Parameters:
         dataset_name (`str`, *optional*, defaults to `"toy"`):
-            `"toy"` (the built-in toy world, `funrl.toyworld`), a canonical JSONL file or a folder of them
-            (`funrl.schema`), or a `datasets` name/path whose rows follow the canonical sample.
+            `"toy"` (the built-in toy world, `funrl.toyworld`), a canonical JSONL file (`funrl.schema`), a folder
+            (its `<dataset_train_split>.jsonl`, e.g. a `funrl prepare` output folder, else all its `*.jsonl`), or a
+            `datasets` name/path whose rows follow the canonical sample.
         dataset_config (`str` or `None`, *optional*):
             `datasets` configuration name.
         dataset_train_split (`str`, *optional*, defaults to `"train"`):
@@ -219,7 +220,8 @@ class FunRLScriptArguments:
     )
     dataset_config: str | None = field(default=None, metadata={"help": "`datasets` configuration name."})
     dataset_train_split: str = field(
-        default="train", metadata={"help": "Split to train on (toy: 'train' or 'heldout')."}
+        default="train",
+        metadata={"help": "Split to train on (toy: 'train' or 'heldout'; a folder: the <split>.jsonl in it)."},
     )
     max_train_samples: int | None = field(
         default=None,

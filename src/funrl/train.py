@@ -40,7 +40,8 @@ def make_parser():
 def load_samples(script_args: FunRLScriptArguments) -> list:
     """The training samples (`funrl.schema.Sample`) named by `dataset_name`, cut to `max_train_samples`.
 
-    `toy`: the toy world's `dataset_train_split`; an existing `.jsonl` file or a folder of them: canonical samples;
+    `toy`: the toy world's `dataset_train_split`; an existing `.jsonl` file: canonical samples; a folder: its
+    `<dataset_train_split>.jsonl` when it has one (a `funrl prepare` output folder), else all its `*.jsonl` files;
     a folder written by `datasets.save_to_disk`, or any other value: a `datasets` dataset with canonical rows.
     """
     from funrl.schema import Sample, read_samples
@@ -56,7 +57,9 @@ def load_samples(script_args: FunRLScriptArguments) -> list:
     if path.is_file():
         samples = read_samples(path)
     elif path.is_dir() and not any((path / marker).exists() for marker in ("dataset_dict.json", "state.json")):
-        files = sorted(path.glob("*.jsonl"))
+        # a `funrl prepare` output folder holds train/validation/rejected(/judge_cache).jsonl: read only the split
+        split_file = path / f"{script_args.dataset_train_split}.jsonl"
+        files = [split_file] if split_file.is_file() else sorted(path.glob("*.jsonl"))
         if not files:
             raise FileNotFoundError(f"dataset_name={name!r}: folder holds no *.jsonl file and no saved `datasets`")
         samples = [s for file in files for s in read_samples(file)]
