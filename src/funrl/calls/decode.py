@@ -48,7 +48,7 @@ class DecodeError(Exception):
         self.reason = reason
 
 
-@dataclass
+@dataclass(slots=True)
 class Decoded:
     """Result of `decode_prompt`: `calls` (None on failure), `reason` (None on success) and the `notes`
     (quirks applied, in order of first use)."""
@@ -299,28 +299,37 @@ def decode_prompt(text: str, fast: bool = True) -> Decoded:
     Returns:
         `Decoded(calls, reason, notes)`: `calls` is `[{name: {arg: value}}]` or None with a reason code.
     """
-    dec = _Decoder()
-    try:
-        code = text.strip("`\n ")
-        if code != text.strip("\n ") and "`" in text:
-            dec.note("code_fence_stripped")
-        if not code.startswith("["):
-            code = "[" + code
-            dec.note("brackets_added")
-        if not code.endswith("]"):
-            code = code + "]"
-            dec.note("brackets_added")
-        code = code.strip().strip("'")  # as bfcl-eval's ast_parse; a no-op once the brackets are there
-        if len(code) > MAX_CODE_CHARS:
-            raise DecodeError("input_too_long")
-        if fast:  # before the depth scan: a fast decode nests at most MAX_FAST_DEPTH < MAX_DEPTH
+    # preprocessing and the fast paths first: no decoder state is needed unless the full decoder runs
+    notes: list[str] = []
+    code = text.strip("`\n ")
+    if code != text.strip("\n ") and "`" in text:
+        notes.append("code_fence_stripped")
+    if not code.startswith("["):
+        code = "[" + code
+        notes.append("brackets_added")
+    if not code.endswith("]"):
+        code = code + "]"
+        if "brackets_added" not in notes:
+            notes.append("brackets_added")
+    code = code.strip().strip("'")  # as bfcl-eval's ast_parse; a no-op once the brackets are there
+    if len(code) > MAX_CODE_CHARS:
+        return Decoded(None, "input_too_long", tuple(notes))
+    if fast:  # before the depth scan: a fast decode nests at most MAX_FAST_DEPTH < MAX_DEPTH
+        try:
             calls = fast_decode(code)
-            if calls is not None:
-                if len(calls) > MAX_CALLS:
-                    raise DecodeError("too_many_calls")
-                return Decoded(calls, None, tuple(dec.notes))
-            if surely_syntax_error(code):  # prose: what ast.parse would say, without running it
-                raise DecodeError("syntax_error")
+            rejected = calls is None and surely_syntax_error(code)  # prose: what ast.parse would say
+        except Exception:  # pragma: no cover - defensive: the full decoder decides
+            calls, rejected = None, False
+        if calls is not None:
+            if len(calls) > MAX_CALLS:
+                return Decoded(None, "too_many_calls", tuple(notes))
+            return Decoded(calls, None, tuple(notes))
+        if rejected:
+            return Decoded(None, "syntax_error", tuple(notes))
+    dec = _Decoder()
+    for note in notes:
+        dec.note(note)
+    try:
         if bracket_depth(code) > MAX_DEPTH:
             raise DecodeError("too_deep")
         try:

@@ -40,11 +40,11 @@ MAX_FAST_DIGITS = 100  # longer numbers go to the full decoder (int-size bounds,
 # string, `#`, `+`, `*`, `@`, a non-ASCII letter outside strings...) comes out as a one-character token that
 # no rule accepts, which sends the input to the full decoder.
 _TOKEN = re.compile(
-    r"""[ \t\n]*("""
-    r"""'[^'\\\n\r\x00]*'|"[^"\\\n\r\x00]*\""""  # one-line strings without escapes
-    r"""|(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[0-9]+(?:[eE][+-]?[0-9]+)?"""  # numbers
+    r"""[ \t\n]*([\[\](){},:=-]"""  # punctuation (most tokens); `.` is not here, it may start a number
+    r"""|'[^'\\\n\r\x00]*'|"[^"\\\n\r\x00]*\""""  # one-line strings without escapes
     r"""|[A-Za-z_][A-Za-z0-9_]*"""  # ASCII names
-    r"""|.)""",
+    r"""|(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[0-9]+(?:[eE][+-]?[0-9]+)?"""  # numbers
+    r"""|.)""",  # the alternatives start with disjoint characters, so their order does not change the tokens
     re.S,
 )
 _SURROGATE = re.compile("[\ud800-\udfff]")

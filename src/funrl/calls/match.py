@@ -27,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from funrl.calls.parse import parse_calls
 from funrl.calls.types import CheckerCrash, Failure, check_param, check_source_param
 
 __all__ = ["MatchResult", "check_output", "has_call", "is_call_list", "match_calls", "output_language"]
@@ -242,8 +243,6 @@ def check_output(
     """
     category = sample.category
     if parsed is None:
-        from funrl.calls.parse import parse_calls
-
         parsed = parse_calls(text, fmt, output_language(sample))
     if "relevance" in category:  # also irrelevance
         return match_calls(parsed.calls, [], sample.tools, category)
