@@ -232,3 +232,11 @@ def test_prepare_output_folder_trains_on_its_train_split_only(toy_jsonl, tmp_pat
     write_samples(samples[:4], shards / "a.jsonl")
     write_samples(samples[4:], shards / "b.jsonl")
     assert len(load_samples(FunRLScriptArguments(dataset_name=str(shards)))) == len(samples)
+
+
+def test_tiny_model_refuses_to_overwrite_a_folder(tmp_path, capsys):
+    # `funrl tiny-model --output <an SFT output>` used to replace a trained model with random weights silently
+    (tmp_path / "config.json").write_text("{}")
+    code, err = run_cli(["tiny-model", "--output", str(tmp_path)], capsys)
+    assert code == 2 and "exists and is not an empty folder" in err and "--overwrite" in err
+    assert (tmp_path / "config.json").read_text() == "{}"

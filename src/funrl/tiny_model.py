@@ -219,11 +219,17 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output", required=True, help="folder to write the model and tokenizer to")
     parser.add_argument("--size", default="tiny", choices=sorted(SIZES), help="model size (default: tiny)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the weight initialisation (default: 0)")
+    parser.add_argument("--overwrite", action="store_true", help="replace the files of a non-empty --output folder")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = make_parser().parse_args(argv)
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    output = Path(args.output)
+    if output.is_file() or (output.is_dir() and any(output.iterdir()) and not args.overwrite):
+        # a trained model (e.g. an SFT output) must not be replaced by random weights by a slip of the folder name
+        parser.error(f"--output {args.output} exists and is not an empty folder; choose another, or pass --overwrite")
     path = build_tiny_model(args.output, size=args.size, seed=args.seed)
     from transformers import AutoModelForCausalLM
 
