@@ -8,14 +8,15 @@ few format variants (bare call, fenced, prose before the call). Then:
 1. the official checker (bfcl-eval, in its own virtual environment) checks them in a subprocess that imports
    bfcl's checker once and times only the checking loop;
 2. funrl checks them in-process with the `ast_match` reward (`funrl.rewards`, output format `bfcl-prompt`),
-   called on batches of training-style columns (JSON strings), and with bare `check_output`; every input is
-   distinct, so the reward's memo of identical completions of one prompt never helps here;
+   called on batches of training-style columns (JSON strings), and with bare `check_output`; inputs are
+   deduplicated by (id, output), so the reward's memo of identical completions of one prompt never helps here;
 3. verdicts are compared line by line.
 
 Printed: checks/s of each side (CPU time of this process, not wall time, so that other jobs on a shared
 machine disturb the figures less; median of `--repeat` runs), whether the
-verdicts are identical, and the ratio last. Java / JavaScript entries are left out by default because funrl's
-matcher refuses them (`unsupported_language`); `--categories` selects others.
+verdicts are identical, and the ratio last. The default categories are the Python ones (the figures stay
+comparable with earlier runs); Java / JavaScript are scored too when tree-sitter is installed (`funrl[bfcl-java]`):
+add `simple_java,simple_javascript` with `--categories` (their inputs are the ground truths only).
 
     .venv/bin/python benchmarks/reward_throughput.py --data-dir ../shared/bfcl_data
     .venv/bin/python benchmarks/reward_throughput.py --categories simple_python,parallel --repeat 5

@@ -13,6 +13,7 @@ packages are installed (`funrl[bfcl-java]`); without them those entries must be 
 from __future__ import annotations
 
 import collections
+import dataclasses
 import gzip
 import json
 from pathlib import Path
@@ -156,3 +157,21 @@ def test_golden_covers_every_category_and_kind(comparison, samples):
 def test_golden_file_is_compact():
     for fmt in FORMATS:
         assert (GOLDEN / f"verdicts_{fmt}.json.gz").stat().st_size < 200_000
+
+
+def test_golden_java_javascript_from_normalised_tools_alone(samples):
+    """The reward builds samples from dataset columns (normalised tools, no raw BFCL docs): same verdicts."""
+    if not JAVA_JS:
+        pytest.skip("tree-sitter packages (funrl[bfcl-java]) not installed")
+    payload, n, differ = _load("prompt"), 0, []
+    for entry_id, _, verdicts in payload["entries"]:
+        sample = samples[entry_id]
+        if sample.language == "python" or "relevance" in sample.category:
+            continue
+        bare = dataclasses.replace(sample, meta={})
+        for (kind, text), code in zip(outputs_for(sample, "prompt"), verdicts, strict=True):
+            n += 1
+            result = check_output(text, bare, "bfcl-prompt")
+            if ("ok" if result.ok else result.reason) != payload["codes"][code]:
+                differ.append((entry_id, kind, result.reason, payload["codes"][code]))
+    assert n >= 880 and not differ, differ[:10]

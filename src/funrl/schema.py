@@ -24,7 +24,8 @@ Field conventions:
   `tuple` -> `array`, `any` -> no constraint) and keeps the source type in `x-bfcl-type` whenever it
   changed, so the BFCL matcher can apply the official type table (tuple vs array, float vs integer)
   without losing information. Java/JavaScript parameters arrive as source-code strings in BFCL, so in
-  those languages every parameter becomes `{"type": "string", "x-bfcl-type": <original>}`.
+  those languages every parameter becomes `{"type": "string", "x-bfcl-type": <original>}` (plus
+  `x-bfcl-items-type`: the element type of an array-like parameter).
 * `ground_truth`: a list of calls `[{func_name: {param: [allowed values...]}}]`; `""` in an allowed list
   means "may be omitted". Order of calls only matters for non-parallel categories (which have one call).
   Irrelevance samples have `[]`; relevance samples (any call passes) have `[]` too and are told apart
@@ -171,6 +172,9 @@ def _normalize_param(schema: Any, language: str) -> Any:
         # BFCL Java/JS values are source-code strings; keep the language type for the checker.
         out["type"] = "string"
         out["x-bfcl-type"] = src_type
+        items = out.get("items")
+        if isinstance(items, dict) and isinstance(items.get("type"), str):
+            out["x-bfcl-items-type"] = items["type"]  # the checker converts Array / ArrayList / array elements by it
         for key in ("properties", "items"):
             out.pop(key, None)
         return out

@@ -221,7 +221,8 @@ def check_source_param(param: str, value: Any, schema: dict[str, Any], allowed: 
         param (`str`): parameter name (for messages).
         value: the decoded argument (source text, as `funrl.calls.treesitter` decodes it).
         schema (`dict`): the parameter schema with its BFCL language type (`x-bfcl-type` or `type`) and, for
-            `Array` / `ArrayList` / `array`, `items.type` (BFCL's raw function docs have it).
+            `Array` / `ArrayList` / `array`, its element type (`items.type` in BFCL's raw docs,
+            `x-bfcl-items-type` in normalised tools).
         allowed (`list`): the possible answer's allowed values.
         language (`str`): `"java"` or `"javascript"`.
 
@@ -243,9 +244,12 @@ def check_source_param(param: str, value: Any, schema: dict[str, Any], allowed: 
     nested = None
     if type_name in NESTED_TYPES:
         items = schema.get("items")
-        if not isinstance(items, dict) or "type" not in items:
+        if isinstance(items, dict) and "type" in items:  # BFCL's raw docs
+            nested_name = items["type"]
+        elif "x-bfcl-items-type" in schema:  # normalised tools (funrl.schema)
+            nested_name = schema["x-bfcl-items-type"]
+        else:
             raise CheckerCrash(f"parameter {param!r}: no element type for {type_name}")
-        nested_name = items["type"]
         if nested_name not in table:
             raise CheckerCrash(f"unknown {language} element type {nested_name!r}")
         nested = table[nested_name]
