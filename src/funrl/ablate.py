@@ -237,7 +237,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.smoke:
         plan.sft_s, plan.rl_s = args.sft_seconds, args.rl_seconds
     plan.rl_lr = args.rl_lr or plan.rl_lr
-    threads = choose_threads(args.threads)
+    threads = choose_threads(args.threads, args.clock)
+    log(
+        f"seeds {seeds}; SFT {plan.sft_s:.0f} s, RL {plan.rl_s:.0f} s per arm ({args.clock} clock); torch threads {threads}"
+    )
     total = Clock("wall")
     per_seed, histories = {}, {"grpo": [], "funrl": []}
     for seed in seeds:

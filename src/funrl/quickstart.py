@@ -24,7 +24,8 @@ Budgets are clock based (`--clock wall`, default, or `cpu`: this process's CPU s
 machine does not inflate); the control always gets the seconds FunRL actually used on the same clock. Prompts use
 the compact tool rendering of `funrl.template` (`meta.prompt_style = "compact"`), about a third of the tokens of
 JSON schemas. Torch uses 1 thread when the machine is busy (load above its core count), else all cores
-(`--threads` overrides): on an oversubscribed CPU, 2 spinning threads are several times slower than 1.
+(`--threads` overrides), and always 1 with `--clock cpu`: on an oversubscribed CPU, 2 spinning threads are several
+times slower than 1.
 """
 
 from __future__ import annotations
@@ -134,12 +135,14 @@ def log(message: str) -> None:
     print(f"[quickstart {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
-def choose_threads(requested: int | None) -> int:
-    """`requested`, else 1 when the 1-minute load average is at or above the core count, else all cores."""
+def choose_threads(requested: int | None, clock: str = "wall") -> int:
+    """`requested`, else 1 with the CPU clock (spinning threads would spend CPU seconds without steps, and runs with
+    different thread counts would get different compute for the same budget), else 1 when the 1-minute load average
+    is at or above the core count, else all cores."""
     import torch
 
     cores = os.cpu_count() or 1
-    threads = requested or (1 if os.getloadavg()[0] >= cores - 0.5 else cores)
+    threads = requested or (1 if clock == "cpu" or os.getloadavg()[0] >= cores - 0.5 else cores)
     torch.set_num_threads(threads)
     return threads
 
@@ -459,7 +462,7 @@ def main(argv: list[str] | None = None) -> int:
     plan.rl_lr = args.rl_lr or plan.rl_lr
     plan.rl_mix = args.rl_mix or plan.rl_mix
     load = os.getloadavg()[0]
-    threads = choose_threads(args.threads)
+    threads = choose_threads(args.threads, args.clock)
     log(f"plan: {asdict(plan)}; clock {args.clock}; torch threads {threads} (load {load:.1f})")
 
     log("1/7 data: toy world -> funrl prepare (rule stages)")
