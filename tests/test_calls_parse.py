@@ -235,6 +235,33 @@ def test_java_javascript_decoding(language, text, calls, reason, why):
     assert funrl.calls == r.calls, why
 
 
+def test_java_javascript_agree_with_official_decoder():
+    """Golden Java / JavaScript outputs, random edits of them and hostile strings (written by
+    scripts/bfcl_source_decode_dump.py): the same calls where BFCL decodes a list, `no_call_found` where it returns
+    `{}` / `None`, a failure where it raises."""
+    from funrl.calls.treesitter import available
+
+    if not (available("java") and available("javascript")):
+        pytest.skip("tree-sitter packages (funrl[bfcl-java]) not installed")
+    hostile = read_hostile()
+    with gzip.open(DATA / "bfcl_source_decode_expected.jsonl.gz", "rt", encoding="utf-8") as handle:
+        records = [json.loads(line) for line in handle]
+    assert len(records) > 5000
+    mismatches = []
+    for r in records:
+        text = r["text"] if "text" in r else hostile[r["hostile"]]
+        ours = parse_calls(text, fmt="bfcl-prompt", language=r["language"])
+        if not r["ok"]:
+            agree = ours.calls is None and ours.reason != "no_call_found"
+        elif r["repr"] in ("{}", "None"):
+            agree = ours.calls is None and ours.reason == "no_call_found"
+        else:
+            agree = ours.calls is not None and repr(ours.calls) == r["repr"]
+        if not agree:
+            mismatches.append((r["kind"], r["language"], text[:100], r["repr"] or r["error"], ours.reason, ours.calls))
+    assert not mismatches, f"{len(mismatches)} differ, e.g. " + "\n".join(map(repr, mismatches[:10]))
+
+
 def test_java_and_javascript_without_tree_sitter_are_reported_unsupported(monkeypatch):
     from funrl.calls import treesitter
 
