@@ -105,10 +105,19 @@ def test_two_cpu_processes_train_the_same_weights(tmp_path):
     command += ["--tiny_model_dir", str(tiny), "--max_steps", "2", "--max_completion_length", "16"]
     command += ["--reward_funcs", "test_multiprocess.parity_reward", "--learning_rate", "1e-2"]
     command += ["--entropy_adv_think_start", "", "--entropy_adv_think_end", "e", "--use_cpu", "true"]
-    env = {**os.environ, LOG_DIR_ENV: str(logs), "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+    # A process group or accelerate state set up earlier in this pytest process must not leak into the launch.
+    leaked = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
+    env = {k: v for k, v in os.environ.items() if k not in leaked and not k.startswith("ACCELERATE_")}
+    env.update({LOG_DIR_ENV: str(logs), "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"})
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "tests"), env.get("PYTHONPATH")]))
     env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TRANSFORMERS_OFFLINE="1", WANDB_MODE="disabled")
-    proc = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    try:
+        proc = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    except subprocess.TimeoutExpired as exc:  # a rank stuck in a collective: show where the ranks got to
+        output = "".join(
+            x.decode(errors="replace") if isinstance(x, bytes) else x or "" for x in (exc.stdout, exc.stderr)
+        )
+        pytest.fail(f"accelerate launch did not finish in {exc.timeout} s:\n{output[-4000:]}")
     assert proc.returncode == 0, (
         f"accelerate launch failed ({proc.returncode}):\n{(proc.stdout + proc.stderr)[-4000:]}"
     )
