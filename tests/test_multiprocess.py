@@ -1,6 +1,6 @@
 """Two CPU processes (accelerate, gloo) train the same weights with `funrl.train`.
 
-    .venv/bin/python -m pytest tests/test_multiprocess.py -q -m slow      # about a minute on 2 shared cores
+    .venv/bin/python -m pytest tests/test_multiprocess.py -q -m slow      # 15-40 s on 2 shared cores
 
 The launch is `accelerate launch --multi_gpu --num_processes 2 tests/test_multiprocess.py ... --use_cpu true`:
 accelerate 1.15's `--cpu` flag starts a single process (its simple launcher; several only through mpirun), while
