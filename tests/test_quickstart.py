@@ -101,9 +101,17 @@ def test_refuses_non_empty_output(tmp_path, capsys):
     assert (tmp_path / "x").read_text() == "keep me"
 
 
-@pytest.mark.parametrize("minutes, sft_s, rl_s", [(10, 210, 120), (20, 420, 240), (2, 42, 24)])
-def test_plan_shares_of_budget(minutes, sft_s, rl_s):
-    plan = Plan.for_budget(minutes)
+@pytest.mark.parametrize(
+    "minutes, spent_s, sft_s, rl_s",
+    [
+        (10, 0, 202.5, 123.75),  # 600 s - 150 s evaluation reserve = 450 s of training: 45% / 27.5% / 27.5%
+        (10, 50, 180.0, 110.0),  # set-up took 50 s: the training stages shrink so the total still fits
+        (20, 0, 472.5, 288.75),
+        (2, 0, 27.0, 16.5),  # less than the reserve left: 60 s of training at least
+    ],
+)
+def test_plan_fits_the_budget(minutes, spent_s, sft_s, rl_s):
+    plan = Plan.for_budget(minutes, spent_s=spent_s)
     assert (plan.sft_s, plan.rl_s) == pytest.approx((sft_s, rl_s))
     assert plan.size == "small"
 
