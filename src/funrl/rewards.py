@@ -193,9 +193,10 @@ class CallReward:
             if values is None or len(values) != n:
                 got = "missing" if values is None else f"{len(values)} values"
                 raise ValueError(f"{self.__name__}: column {column!r} must have one value per completion ({n}); {got}")
-        cache: dict[tuple, Sample] = {}  # GRPO repeats each row num_generations times: parse its JSON once
-        id_of: dict[tuple, int] = {}
-        verdicts: dict[tuple[str, int], tuple[float, str]] = {}
+        # GRPO repeats each row num_generations times, one after the other: the current row's sample (its JSON
+        # parsed once) and its verdicts by completion text are kept while the row repeats, then let go, so that a
+        # batch does not keep every row's parsed columns alive (fewer garbage-collector passes)
+        last_key, sample, memo = None, None, {}
         out: list[tuple[float, str] | None] = []
         for i in range(n):
             if ground_truth[i] is None:
@@ -203,21 +204,16 @@ class CallReward:
                 continue
             gt, specs, cat = ground_truth[i], tools[i], category[i]
             key = (gt, specs, cat) if isinstance(gt, str) and isinstance(specs, str) else None
-            sample = cache.get(key) if key else None
-            if sample is None:
+            if key is None or key != last_key:
                 sample = _sample(gt, specs, cat, id[i] if id is not None else i)
-                if key:
-                    cache[key] = sample
-                    id_of[key] = len(id_of)
+                last_key, memo = key, {}
             text = completion_text(completions[i])
             # identical completions of one prompt are common once the policy sharpens: check each pair once
-            memo_key = (text, id_of[key]) if key else None
-            if memo_key is not None and memo_key in verdicts:
-                out.append(verdicts[memo_key])
-                continue
-            verdict = _score(text, sample, self.fmt, self.kind)
-            if memo_key is not None:
-                verdicts[memo_key] = verdict
+            verdict = memo.get(text) if key is not None else None
+            if verdict is None:
+                verdict = _score(text, sample, self.fmt, self.kind)
+                if key is not None:
+                    memo[text] = verdict
             out.append(verdict)
         return out
 
