@@ -27,11 +27,12 @@ MARKER = "# 1. main job"
 
 
 def readme_main_command(readme: str) -> str:
-    """The shell line that follows the `# 1. main job` comment in the README."""
+    """The first shell line (not a comment) after the `# 1. main job` comment in the README."""
     lines = readme.splitlines()
     for i, line in enumerate(lines):
         if line.strip().startswith(MARKER):
-            command = next((lines[j].strip() for j in range(i + 1, len(lines)) if lines[j].strip()), "")
+            following = (lines[j].strip() for j in range(i + 1, len(lines)))
+            command = next((line for line in following if line and not line.startswith("#")), "")  # skip comments
             if "funrl quickstart" not in command:
                 raise AssertionError(
                     f"README.md: the line after {MARKER!r} does not run `funrl quickstart`: {command!r}"
