@@ -14,14 +14,20 @@ Contract
     strictly, `.reason` is a stable code when it does not, `.think` the CoT text, `.notes` the BFCL
     decoding quirks applied (e.g. positional arguments dropped).
     In the funrl template a no-call answer (irrelevance) is written `<answer>[]</answer>`.
+    `language="java"|"javascript"` decodes with BFCL's tree-sitter grammars (extra `funrl[bfcl-java]`,
+    imported on first use; without it the reason is `unsupported_language`). Plain Python call lists go
+    through a fast path (`funrl.calls.fastpath`) proven equal to the full `ast` decoder.
 
 `match_calls(calls, ground_truth, tools, category, language="python") -> MatchResult`
     Official BFCL AST-checker semantics for `calls` in decoded form against possible-answer
     `ground_truth`, normalised `tools` (see `funrl.schema`) and the BFCL `category`.
     `MatchResult.ok`, `.reason` (BFCL's error type, e.g. `simple_function_checker:missing_required`).
+    Java / JavaScript values (source text) are converted by type as the official checker does
+    (`funrl.calls.javajs`).
 
-`check_output(text, sample, fmt) -> MatchResult`
-    parse + match for one `Sample`, with BFCL's relevance/irrelevance rules.
+`check_output(text, sample, fmt, parsed=None) -> MatchResult`
+    parse + match for one `Sample`, with BFCL's relevance/irrelevance rules (`parsed`: a `ParseResult` the
+    caller already has, so the text is parsed once).
 
 `render_calls(calls, style="python") -> str`
     The inverse of the parser: `[{name: {arg: value}}]` -> `[f(a=1, b='x')]` (or JSON / `<tool_call>`).
