@@ -462,3 +462,46 @@ def test_lora_adapter_dir_is_merged(varied_model_dir, hf_run, bfcl_dir, tmp_path
     base_outputs = {g["id"]: g["output"] for g in read_jsonl(hf_run / "generations.jsonl")}
     assert len(outputs["adapter"]) == 2 * LIMIT
     assert outputs["adapter"] != {i: base_outputs[i] for i in outputs["adapter"]}
+
+
+# ---------------------------------------------------------------------------------------------------
+# argument checks (found by integration QA)
+
+
+@pytest.mark.parametrize("flag", ["--limit", "--batch-size", "--max-new-tokens"])
+@pytest.mark.parametrize("value", ["0", "-1"])
+def test_counts_must_be_positive(flag, value, tmp_path, capsys):
+    from funrl.evaluate.run import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--model", "m", "--output", str(tmp_path / "o"), flag, value])
+    assert exc.value.code == 2 and "must be a positive integer" in capsys.readouterr().err
+
+
+def test_samples_with_unknown_category(tmp_path, capsys):
+    from funrl.evaluate.run import main
+    from funrl.schema import write_samples
+    from funrl.toyworld import generate
+
+    write_samples(generate("heldout", n=5, seed=0), tmp_path / "h.jsonl")
+    args = ["--model", "m", "--output", str(tmp_path / "o"), "--samples", str(tmp_path / "h.jsonl")]
+    assert main([*args, "--categories", "simpel"]) == 2
+    assert "no samples of categories ['simpel']" in capsys.readouterr().err
+
+
+def test_missing_model_folder(tmp_path, bfcl_dir, capsys):
+    from funrl.evaluate.run import main
+
+    args = ["--model", str(tmp_path / "nope"), "--output", str(tmp_path / "o"), "--data-dir", str(bfcl_dir)]
+    assert main([*args, "--categories", "simple_python", "--limit", "1"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_toy_categories_weighted_by_their_own_counts():
+    from funrl.score import score_samples
+    from funrl.toyworld import generate
+
+    samples = generate("heldout", n=20, seed=0)
+    result = score_samples([({"id": s.id, "output": "<think></think><answer>[]</answer>"}, s) for s in samples])
+    for info in result.to_dict()["categories"].values():
+        assert info["dataset_size"] == info["scored"]  # not BFCL's entry counts (e.g. 240 for irrelevance)

@@ -207,7 +207,10 @@ def score_samples(pairs: list[tuple[dict[str, Any], Any]], fmt: str = "funrl", p
             if not verdict.ok:
                 errors[category][verdict.reason] += 1
         per_entry.append({**record, "category": category, "valid": valid, "reason": verdict.reason})
-    extra_sizes = {cat: c[1] for cat, c in counts.items() if cat not in SINGLE_TURN}
+    # BFCL entries weigh groups by BFCL's entry counts; other samples (e.g. the toy world, whose category names
+    # can coincide with BFCL's) by their own line counts
+    bfcl = all(sample.source == "bfcl" for _, sample in pairs)
+    extra_sizes = {cat: c[1] for cat, c in counts.items() if cat not in SINGLE_TURN or not bfcl}
     scores = aggregate({cat: tuple(c) for cat, c in counts.items()}, dataset_size=extra_sizes)
     return ScoreResult(per_entry, scores, dict(errors), unsupported)
 

@@ -39,6 +39,9 @@ def _progress(total: int, desc: str):
 def resolve_model_dir(model: str, lora: str | None) -> tuple[str, str | None]:
     """Return `(base_model, adapter)`: a PEFT adapter dir given as `model` is split into its base and itself."""
     path = Path(model)
+    if not path.exists() and (path.is_absolute() or model.startswith(".") or model.count("/") > 1):
+        # a hub id is `org/name`; anything else that looks like a path must exist
+        raise ValueError(f"model folder {model} does not exist (pass a local model folder or a hub id org/name)")
     if lora is None and (path / "adapter_config.json").is_file():
         config_path = path / "adapter_config.json"
         base = json.loads(config_path.read_text()).get("base_model_name_or_path")

@@ -39,24 +39,35 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True, help="run directory (created; a re-run resumes)")
     p.add_argument("--backend", default="hf", choices=BACKENDS, help="generation backend (default: hf)")
     p.add_argument("--format", default="funrl", choices=FORMATS, help="prompt/output format (default: funrl)")
-    p.add_argument("--categories", default="single_turn", help="BFCL categories or groups, comma-separated")
+    p.add_argument(
+        "--categories",
+        default=None,
+        help="BFCL categories or groups, comma-separated (default: single_turn); with --samples, the file's categories",
+    )
     p.add_argument("--data-dir", default=None, help="BFCL data folder (default: $BFCL_DATA_DIR or bfcl-eval's data)")
     p.add_argument("--samples", default=None, help="evaluate canonical samples from this JSONL instead of BFCL")
-    p.add_argument("--limit", type=int, default=None, help="first N entries of each category (quick runs)")
-    p.add_argument("--max-new-tokens", type=int, default=256, help="generation budget per entry")
-    p.add_argument("--batch-size", type=int, default=8, help="hf backend: prompts per generate() call")
+    p.add_argument("--limit", type=_positive_int, default=None, help="first N entries of each category (quick runs)")
+    p.add_argument("--max-new-tokens", type=_positive_int, default=256, help="generation budget per entry")
+    p.add_argument("--batch-size", type=_positive_int, default=8, help="hf backend: prompts per generate() call")
     p.add_argument("--lora", default=None, help="PEFT adapter to apply (hf: merged; vllm: LoRARequest)")
     p.add_argument("--dtype", default="auto", help="hf backend: torch dtype (auto, float32, bfloat16, ...)")
     p.add_argument("--tensor-parallel-size", type=int, default=1, help="vllm backend")
     p.add_argument("--gpu-memory-utilization", type=float, default=0.9, help="vllm backend")
     p.add_argument("--base-url", default=None, help="openai backend: server URL, e.g. http://localhost:8000/v1")
     p.add_argument("--api-key-env", default="OPENAI_API_KEY", help="openai backend: env var holding the key")
-    p.add_argument("--concurrency", type=int, default=16, help="openai backend: requests in flight")
+    p.add_argument("--concurrency", type=_positive_int, default=16, help="openai backend: requests in flight")
     p.add_argument("--timeout", type=float, default=120.0, help="openai backend: seconds per request")
     p.add_argument("--max-retries", type=int, default=5, help="openai backend: attempts per request")
     p.add_argument("--device", default=None, help="hf backend: cpu, cuda, cuda:1 (default: cuda when available)")
     p.add_argument("--name", default=None, help="run name in tables (default: the output folder name)")
     return p
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
 
 
 def load_eval_samples(args: argparse.Namespace) -> list[Sample]:
@@ -67,6 +78,13 @@ def load_eval_samples(args: argparse.Namespace) -> list[Sample]:
             if s.id in seen:
                 raise ValueError(f"{args.samples}: sample {k} repeats id {s.id!r} (first at sample {seen[s.id]})")
             seen[s.id] = k
+        if args.categories:  # canonical samples: categories are the file's own names
+            wanted = [c.strip() for c in args.categories.split(",") if c.strip()]
+            present = sorted({s.category for s in samples})
+            unknown = [c for c in wanted if c not in present]
+            if unknown:
+                raise ValueError(f"{args.samples}: no samples of categories {unknown}; the file has {present}")
+            samples = [s for s in samples if s.category in wanted]
         if args.limit:
             by_cat: dict[str, list[Sample]] = {}
             for s in samples:
@@ -75,7 +93,7 @@ def load_eval_samples(args: argparse.Namespace) -> list[Sample]:
         return samples
     from funrl.bfcl import load_bfcl
 
-    return load_bfcl(args.data_dir, args.categories, limit=args.limit)
+    return load_bfcl(args.data_dir, args.categories or "single_turn", limit=args.limit)
 
 
 class RunDirError(ValueError):
