@@ -348,3 +348,18 @@ def test_report_accounting_and_mix():
         report.check()
     assert failure_class("read", ["S1"]) == "parse" and failure_class("validate", ["S9"]) == "schema"
     assert failure_class("validate", ["V2"]) == "types" and failure_class("judge", ["J1"]) == "judge"
+
+
+def test_nothing_kept_exits_non_zero(tmp_path, capsys):
+    """A wrong --format rejects every record: the run must fail, not write an empty training set with exit 0."""
+    import json
+
+    from funrl.data.prepare import main
+    from funrl.toyworld import generate, to_xlam
+
+    raw = tmp_path / "raw.jsonl"
+    raw.write_text("".join(json.dumps(to_xlam(s)) + "\n" for s in generate("train", n=5, seed=0)))
+    args = ["--input", str(raw), "--output", str(tmp_path / "out"), "--no-decontaminate", "--no-progress"]
+    assert main([*args, "--format", "toolace"]) == 1
+    assert "no sample was kept" in capsys.readouterr().err
+    assert main([*args, "--format", "xlam"]) == 0

@@ -403,6 +403,15 @@ def main(argv: list[str] | None = None) -> int:
     print_report(data)
     files = ", ".join(f"{name} ({n})" for name, n in data["files"].items())
     print(f"wrote {files} and report.json to {config.output}")
+    kept = data["files"].get("train.jsonl", 0) + data["files"].get("validation.jsonl", 0)
+    if kept == 0:
+        # an empty training set is almost always a wrong --format or a broken input: fail loudly
+        print(
+            "funrl prepare: error: no sample was kept; see the reason histogram above and rejected.jsonl "
+            "(a wrong --format rejects every record as READ_FIELD)",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
