@@ -46,6 +46,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from funrl.quickstart_eval import (  # noqa: F401  (re-exported: the quickstart's public evaluation helpers)
+    EVAL_CATEGORIES,
+    category_accuracy,
+    evaluate_greedy,
+    pass_at_k,
+    plot_curves,
+    results_markdown,
+)
 from funrl.schema import Sample, read_samples, write_samples
 
 SFT_MIX = {"simple": 0.35, "multiple": 0.25, "parallel": 0.2, "irrelevance": 0.2}  # no parallel_multiple
@@ -53,9 +61,6 @@ RL_MIX = {"simple": 0.15, "multiple": 0.15, "parallel": 0.2, "parallel_multiple"
 # Evaluation time of the default sizes (3 greedy runs on 200 prompts, pass@8 on 64 prompts): ~150 s measured on the
 # shared 2-core machine at load 4 with 1 torch thread (greedy 77 s, pass@8 on 100 prompts 112 s).
 EVAL_RESERVE_S = 150.0
-EVAL_CATEGORIES = ("simple", "multiple", "parallel", "parallel_multiple", "irrelevance")
-CURVE_KEYS = (("reward", "reward"), ("kl", "KL to reference"), ("entropy", "token entropy"),
-              ("entropy_adv/bonus_mean", "entropy bonus"))  # fmt: skip
 
 
 @dataclass
@@ -317,143 +322,6 @@ def _train(trainer, out_dir: Path, seconds: float, clock: str, name: str) -> dic
         trainer.end()
     log(f"{name}: {summary['steps']} steps, {summary['seconds']:.0f} s ({clock}), saved to {out_dir}")
     return summary
-
-
-# ---------------------------------------------------------------------------------------------------
-# Evaluation
-
-
-def evaluate_greedy(model: str, samples: Path, out_dir: Path, max_new_tokens: int) -> dict[str, Any]:
-    """`funrl eval` (greedy pass@1) on canonical samples; returns `results.json`."""
-    from funrl.evaluate.run import main as eval_main
-
-    argv = ["--model", model, "--samples", str(samples), "--output", str(out_dir), "--device", "cpu",
-            "--max-new-tokens", str(max_new_tokens), "--batch-size", "32", "--dtype", "float32"]  # fmt: skip
-    code = eval_main(argv)
-    if code:
-        raise RuntimeError(f"funrl eval failed with exit code {code} on {model}")
-    return json.loads((out_dir / "results.json").read_text())
-
-
-def pass_at_k(model: str, samples: list[Sample], k: int, temperature: float, max_new_tokens: int,
-              seed: int) -> dict[str, Any]:  # fmt: skip
-    """k sampled completions per prompt at `temperature`, scored by `funrl.score.score_samples`.
-
-    Returns:
-        `dict`: `pass_at_k` (share of prompts with at least one correct completion), `mean_sampled` (share of
-        correct completions, i.e. sampled pass@1) and both per category.
-    """
-    import torch
-
-    from funrl.evaluate.backends import HFBackend
-    from funrl.score import score_samples
-    from funrl.template import render_prompt
-
-    backend = HFBackend(model, batch_size=max(1, 64 // k), max_new_tokens=max_new_tokens, device="cpu")
-    tok, stop = backend.tokenizer, set(backend.eos_token_id or [])
-    torch.manual_seed(seed)
-    pairs = []
-    for start in range(0, len(samples), backend.batch_size):
-        batch = samples[start : start + backend.batch_size]
-        enc = tok([render_prompt(tok, s, "funrl") for s in batch], return_tensors="pt", padding=True,
-                  add_special_tokens=False)  # fmt: skip
-        with torch.no_grad():
-            gen = backend.model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=True, temperature=temperature,
-                                         top_k=0, top_p=1.0, num_return_sequences=k,
-                                         pad_token_id=tok.pad_token_id, eos_token_id=backend.eos_token_id)  # fmt: skip
-        rows = gen[:, enc["input_ids"].shape[1] :].tolist()
-        for j, row in enumerate(rows):
-            cut = next((i for i, t in enumerate(row) if t in stop), len(row))
-            sample = batch[j // k]
-            pairs.append(({"id": sample.id, "output": tok.decode(row[:cut], skip_special_tokens=True)}, sample))
-    result = score_samples(pairs, "funrl", progress=False)
-    hits: dict[str, list[int]] = {}
-    for (_record, sample), entry in zip(pairs, result.per_entry):
-        hits.setdefault(sample.id, []).append(int(bool(entry["valid"])))
-    by_cat: dict[str, list[tuple[float, float]]] = {}
-    for sample in samples:
-        h = hits[sample.id]
-        by_cat.setdefault(sample.category, []).append((float(any(h)), sum(h) / len(h)))
-    every = [v for values in by_cat.values() for v in values]
-    return {
-        "k": k,
-        "temperature": temperature,
-        "prompts": len(samples),
-        "pass_at_k": sum(a for a, _ in every) / len(every),
-        "mean_sampled": sum(b for _, b in every) / len(every),
-        "categories": {
-            c: {
-                "pass_at_k": sum(a for a, _ in v) / len(v),
-                "mean_sampled": sum(b for _, b in v) / len(v),
-                "prompts": len(v),
-            }
-            for c, v in sorted(by_cat.items())
-        },  # fmt: skip
-    }
-
-
-def category_accuracy(results: dict[str, Any]) -> dict[str, float | None]:
-    """Per-category greedy accuracy (and `overall`, all entries pooled) from a `funrl eval` results.json."""
-    cats = results.get("categories", {})
-    out = {c: (cats[c]["accuracy"] if c in cats else None) for c in EVAL_CATEGORIES}
-    out["overall"] = results.get("micro_accuracy")
-    return out
-
-
-# ---------------------------------------------------------------------------------------------------
-# Reporting
-
-
-def plot_curves(log_history: list[dict[str, Any]], path: Path, title: str) -> None:
-    """reward, KL, entropy and entropy bonus against step, one panel each (a missing metric is left blank)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(CURVE_KEYS), figsize=(4 * len(CURVE_KEYS), 3))
-    for ax, (key, label) in zip(axes, CURVE_KEYS):
-        points = [(row["step"], row[key]) for row in log_history if key in row and "step" in row]
-        if points:
-            ax.plot(*zip(*points), color="#C44E52")
-        else:
-            ax.text(0.5, 0.5, "not logged", ha="center", va="center", transform=ax.transAxes)
-        ax.set_title(label)
-        ax.set_xlabel("step")
-    fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{100 * value:.1f}"
-
-
-def results_markdown(rows: dict[str, dict[str, float | None]], pass_k: dict[str, Any] | None, meta: dict) -> str:
-    """The results table: greedy pass@1 per category for each model, then the SFT model's pass@k."""
-    head = "| model | " + " | ".join(EVAL_CATEGORIES) + " | overall |"
-    lines = [f"# Quickstart results ({meta['split']} split, {meta['entries']} prompts, seed {meta['seed']})", "",
-             "Greedy pass@1 (%), scored by funrl's BFCL checker.", "", head,
-             "|" + "---|" * (len(EVAL_CATEGORIES) + 2)]  # fmt: skip
-    for name, acc in rows.items():
-        lines.append(f"| {name} | " + " | ".join(_pct(acc.get(c)) for c in (*EVAL_CATEGORIES, "overall")) + " |")
-    if pass_k:
-        cats = pass_k["categories"]
-        lines.append(f"| SFT pass@{pass_k['k']} (T={pass_k['temperature']:g}, {pass_k['prompts']} prompts) | "
-                     + " | ".join(_pct(cats.get(c, {}).get("pass_at_k")) for c in EVAL_CATEGORIES)
-                     + f" | {_pct(pass_k['pass_at_k'])} |")  # fmt: skip
-        lines.append(f"| SFT sampled pass@1 (T={pass_k['temperature']:g}) | "
-                     + " | ".join(_pct(cats.get(c, {}).get("mean_sampled")) for c in EVAL_CATEGORIES)
-                     + f" | {_pct(pass_k['mean_sampled'])} |")  # fmt: skip
-    lines += ["", "Stages (seconds on the budget clock, wall seconds, optimizer steps):", ""]
-    for stage in meta["stages"]:
-        lines.append(f"- {stage['stage']}: {stage['seconds']:.0f} s {stage['clock']}, {stage['wall_seconds']:.0f} s "
-                     f"wall, {stage['steps']} steps")  # fmt: skip
-    lines += ["", "Control = the SFT model trained further on the same demonstrations for the seconds RL used. "
-              "SFT data leave out parallel_multiple; RL prompts include it (reward only, no demonstration).",
-              f"Torch threads: {meta['threads']}; load average at start: {meta['load']:.1f}."]  # fmt: skip
-    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
