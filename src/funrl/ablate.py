@@ -13,9 +13,12 @@ Outputs in `DIR`: `curves.png` (reward and KL against step, GRPO vs FunRL: mean 
 seeds, drawn up to the last step every seed reached), `results.md` (per-category held-out pass@1, mean ± standard
 deviation over seeds, and the per-seed overall numbers) and `results.json`.
 
-How long: per seed, SFT + two RL runs + the control + four evaluations of 200 prompts. With the defaults (SFT 240 s,
-RL 120 s per arm, CPU clock) that is about 11 CPU-minutes per seed, so ~35 minutes for three seeds on an idle 2-core
-machine, and proportionally longer on a busy one (the CPU clock keeps the compute, and so the result, the same).
+How long: per seed, SFT + two RL runs + the control + four greedy evaluations of 200 prompts. With the defaults
+(SFT 240 s, RL 120 s per arm, CPU clock, 1 torch thread) that is about 13 CPU-minutes per seed (measured: 240 +
+3 x ~122 CPU-s of training plus ~2.5 minutes of evaluation and set-up), so about 40 minutes for three seeds on an
+idle 2-core machine. Measured on the shared machine: 18 min 8 s wall for one new seed plus one extra arm at load 2-4.
+The CPU clock keeps the compute, and so the result, the same on a busy machine; only the wall time grows.
+Results: docs/quickstart_results.md.
 """
 
 from __future__ import annotations
