@@ -288,6 +288,24 @@ def _apply(fn, *args):
         raise DecodeError("eval_error") from None
 
 
+def prompt_preprocess(text: str) -> tuple[str, list[str]]:
+    """BFCL prompt-mode preprocessing shared by every language: strip backticks, newlines and spaces from both
+    ends, then add `[` / `]` where missing. Returns the code and the notes (`code_fence_stripped`,
+    `brackets_added`)."""
+    notes: list[str] = []
+    code = text.strip("`\n ")
+    if code != text.strip("\n ") and "`" in text:
+        notes.append("code_fence_stripped")
+    if not code.startswith("["):
+        code = "[" + code
+        notes.append("brackets_added")
+    if not code.endswith("]"):
+        code = code + "]"
+        if "brackets_added" not in notes:
+            notes.append("brackets_added")
+    return code, notes
+
+
 def decode_prompt(text: str, fast: bool = True) -> Decoded:
     """Decode BFCL prompt-mode output (`[f(a=1)]`, `f(a=1)`, a bare ``` fence) the way bfcl-eval does.
 
@@ -300,17 +318,7 @@ def decode_prompt(text: str, fast: bool = True) -> Decoded:
         `Decoded(calls, reason, notes)`: `calls` is `[{name: {arg: value}}]` or None with a reason code.
     """
     # preprocessing and the fast paths first: no decoder state is needed unless the full decoder runs
-    notes: list[str] = []
-    code = text.strip("`\n ")
-    if code != text.strip("\n ") and "`" in text:
-        notes.append("code_fence_stripped")
-    if not code.startswith("["):
-        code = "[" + code
-        notes.append("brackets_added")
-    if not code.endswith("]"):
-        code = code + "]"
-        if "brackets_added" not in notes:
-            notes.append("brackets_added")
+    code, notes = prompt_preprocess(text)
     code = code.strip().strip("'")  # as bfcl-eval's ast_parse; a no-op once the brackets are there
     if len(code) > MAX_CODE_CHARS:
         return Decoded(None, "input_too_long", tuple(notes))

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from funrl.calls.decode import MAX_CODE_CHARS, Decoded
+from funrl.calls.decode import MAX_CODE_CHARS, Decoded, prompt_preprocess
 
 GRAMMARS = {"java": "tree_sitter_java", "javascript": "tree_sitter_javascript"}
 
@@ -162,17 +162,8 @@ def decode_source(text: str, language: str) -> Decoded:
     parser = _parser(language)
     if parser is None:
         return Decoded(None, "unsupported_language", ())
-    notes = []
-    code = text.strip("`\n ")
-    if code != text.strip("\n ") and "`" in text:
-        notes.append("code_fence_stripped")
-    if not code.startswith("["):
-        code = "[" + code
-        notes.append("brackets_added")
-    if not code.endswith("]"):
-        code = code + "]"
-        notes.append("brackets_added")
-    notes = tuple(dict.fromkeys(notes))
+    code, note_list = prompt_preprocess(text)
+    notes = tuple(note_list)
     if len(code) > MAX_CODE_CHARS:
         return Decoded(None, "input_too_long", notes)
     source = code[1:-1]
