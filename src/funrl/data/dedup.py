@@ -30,11 +30,12 @@ import json
 import os
 import re
 import zlib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
+from funrl.data.records import dataclass_from_dict
 from funrl.data.rules_base import Finding
 from funrl.schema import Sample
 
@@ -78,11 +79,7 @@ class DedupConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], where: str = "dedup") -> DedupConfig:
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise ValueError(f"{where}: unknown option(s) {unknown}; valid options: {sorted(names)}")
-        return cls(**values)
+        return dataclass_from_dict(cls, values, where)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

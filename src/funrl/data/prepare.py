@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from funrl.data.dedup import BFCLDataNotFound, DedupConfig, Deduper
-from funrl.data.records import Rejection, SourceError
+from funrl.data.records import Rejection, SourceError, dataclass_from_dict
 from funrl.data.report import PrepareReport, print_report
 from funrl.data.validate import Finding, ValidationConfig, ValidationResult, Validator
 from funrl.schema import Sample
@@ -111,11 +111,7 @@ def reader_options(values: dict[str, Any], where: str) -> Any:
     """`ReaderOptions` from a recipe mapping; an unknown key raises `ValueError` listing the valid ones."""
     from funrl.data.readers import ReaderOptions
 
-    names = {f.name for f in fields(ReaderOptions)}
-    unknown = sorted(set(values) - names)
-    if unknown:
-        raise ValueError(f"{where}: unknown option(s) {unknown}; valid options: {sorted(names)}")
-    return ReaderOptions(**values)
+    return dataclass_from_dict(ReaderOptions, values, where)
 
 
 def make_parser() -> argparse.ArgumentParser:

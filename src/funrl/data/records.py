@@ -26,6 +26,7 @@ Conventions (see the interface notes in docs/data.md):
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -203,3 +204,12 @@ def category_for(calls: list[dict[str, Any]], n_tools: int) -> str:
     if len(calls) == 1:
         return "simple" if n_tools <= 1 else "multiple"
     return "parallel" if len({c["name"] for c in calls}) == 1 else "parallel_multiple"
+
+
+def dataclass_from_dict(cls: type, values: dict[str, Any], where: str) -> Any:
+    """Build a config dataclass from a recipe mapping; an unknown key raises `ValueError` listing the valid ones."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ValueError(f"{where}: unknown option(s) {unknown}; valid options: {sorted(names)}")
+    return cls(**values)

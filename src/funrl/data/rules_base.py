@@ -11,8 +11,10 @@ imports `ValidationConfig` and `Finding` from `funrl.data.validate`.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from funrl.data.records import dataclass_from_dict
 
 ACTIONS = ("reject", "repair", "warn")
 
@@ -141,11 +143,7 @@ class ValidationConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any], where: str = "validation") -> ValidationConfig:
         """Build from a YAML mapping; an unknown key raises `ValueError` listing the valid ones."""
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise ValueError(f"{where}: unknown option(s) {unknown}; valid options: {sorted(names)}")
-        return cls(**values)
+        return dataclass_from_dict(cls, values, where)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
