@@ -167,13 +167,13 @@ FUNRL_WRAPS = [
 ]
 
 
-def varied_model(tiny_model_dir: Path, out: Path) -> Path:
+def varied_model(tiny_model_dir: Path, out: Path, seed: int = 2) -> Path:
     """The tiny model with N(0, 1) weights, so that its greedy text depends on the prompt."""
     import torch
     from transformers import AutoModelForCausalLM
 
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
-    generator = torch.Generator().manual_seed(2)
+    generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for param in model.parameters():
             if param.dim() > 1:

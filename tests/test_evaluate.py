@@ -28,21 +28,9 @@ COMMON = ["--limit", str(LIMIT), "--max-new-tokens", "8", "--batch-size", "4", "
 @pytest.fixture(scope="module")
 def varied_model_dir(tiny_model_dir, tmp_path_factory) -> Path:
     """The tiny model with N(0, 1) weights: its greedy output varies with the prompt."""
-    import torch
-    from transformers import AutoModelForCausalLM
+    from test_eval_official import varied_model
 
-    out = tmp_path_factory.mktemp("varied-model")
-    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
-    generator = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for param in model.parameters():
-            if param.dim() > 1:
-                param.copy_(torch.randn(param.shape, generator=generator))
-    model.save_pretrained(out)
-    for path in tiny_model_dir.iterdir():
-        if path.name.startswith(("tokenizer", "special_tokens", "chat_template")):
-            shutil.copy(path, out)
-    return out
+    return varied_model(tiny_model_dir, tmp_path_factory.mktemp("varied-model"), seed=1)
 
 
 def run_eval(capsys, *args: str) -> tuple[int, str, str]:
