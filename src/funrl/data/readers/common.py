@@ -16,6 +16,7 @@ import ast
 import json
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -295,6 +296,20 @@ def map_role(role: Any, ctx: ReadContext, *, field: str) -> str:
     if not isinstance(role, str) or role.lower() not in ROLE_MAP:
         raise RecordError("M1", f"unknown role {role!r}; known: {', '.join(ROLE_MAP)}", field=field)
     return ROLE_MAP[role.lower()]
+
+
+def iter_turns(conversations: list[Any], ctx: ReadContext) -> Iterator[tuple[str, str, str]]:
+    """ShareGPT-style turns (`{"from"|"role", "value"|"content"}`) -> `(field, role, value)`, with the role mapped
+    (M1) and every malformed turn a `RecordError` naming its field."""
+    for i, turn in enumerate(conversations):
+        field = f"conversations[{i}]"
+        if not isinstance(turn, dict):
+            raise RecordError("READ_FIELD", f"expected an object, got {type(turn).__name__}", field=field)
+        role = map_role(turn.get("from", turn.get("role")), ctx, field=f"{field}.from")
+        value = turn.get("value", turn.get("content"))
+        if not isinstance(value, str):
+            raise RecordError("READ_FIELD", "missing or not a string", field=f"{field}.value")
+        yield field, role, value
 
 
 def assistant_calls(calls: list[dict[str, Any]], content: str = "", step: int = 0) -> dict[str, Any]:

@@ -28,8 +28,8 @@ from funrl.data.readers.common import (
     assistant_calls,
     decode_call,
     extract_json_values,
+    iter_turns,
     loads,
-    map_role,
     prepare_tools,
     require,
     split_steps,
@@ -73,14 +73,7 @@ def read_record(record: dict[str, Any], ctx: ReadContext) -> list[Sample]:
     tools: list[dict[str, Any]] | None = None
     messages: list[dict[str, Any]] = []
     n_calls = 0
-    for i, turn in enumerate(conversations):
-        field = f"conversations[{i}]"
-        if not isinstance(turn, dict):
-            raise RecordError("READ_FIELD", f"expected an object, got {type(turn).__name__}", field=field)
-        role = map_role(turn.get("from", turn.get("role")), ctx, field=f"{field}.from")
-        value = turn.get("value", turn.get("content"))
-        if not isinstance(value, str):
-            raise RecordError("READ_FIELD", "missing or not a string", field=f"{field}.value")
+    for field, role, value in iter_turns(conversations, ctx):
         if role == "system" and tools is None and "<tools>" in value:
             tools = prepare_tools(extract_tools(value, ctx, field=f"{field}.value"), ctx, field=f"{field}.value")
         elif role == "assistant" and "<tool_call>" in value:

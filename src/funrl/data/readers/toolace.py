@@ -27,8 +27,8 @@ from funrl.data.readers.common import (
     ReadContext,
     assistant_calls,
     from_literal,
+    iter_turns,
     loads,
-    map_role,
     prepare_tools,
     require,
     split_steps,
@@ -169,14 +169,7 @@ def read_record(record: dict[str, Any], ctx: ReadContext) -> list[Sample]:
     names = [t.get("name") for t in tools if isinstance(t.get("name"), str)]
     messages: list[dict[str, Any]] = []
     n_calls = 0
-    for i, turn in enumerate(conversations):
-        field = f"conversations[{i}]"
-        if not isinstance(turn, dict):
-            raise RecordError("READ_FIELD", f"expected an object, got {type(turn).__name__}", field=field)
-        role = map_role(turn.get("from", turn.get("role")), ctx, field=f"{field}.from")
-        value = turn.get("value", turn.get("content"))
-        if not isinstance(value, str):
-            raise RecordError("READ_FIELD", "missing or not a string", field=f"{field}.value")
+    for field, role, value in iter_turns(conversations, ctx):
         if role == "assistant" and looks_like_call(value, names):
             calls = parse_pythonic(value, names, ctx, field=f"{field}.value")
             messages.append(assistant_calls(calls, step=n_calls))
