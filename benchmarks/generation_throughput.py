@@ -1,6 +1,6 @@
 """Generation throughput of `funrl eval`'s `hf` backend: batched (left padded) vs one prompt at a time.
 
-The model is funrl's tiny random-weight Qwen2-style model (`funrl.tiny_model`, "small" size by default, built in a
+The model is funrl's tiny random-weight Qwen2-style model (`funrl.toy.tiny_model`, "small" size by default, built in a
 temporary folder) or any local model given with `--model`. Prompts are real BFCL entries rendered in the chosen
 format by `funrl.template`, exactly as `funrl eval` renders them; generation is greedy through
 `funrl.evaluate.backends.HFBackend.generate_ids`, i.e. the code path of `funrl eval`.
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         model = args.model
         if model is None:
-            from funrl.tiny_model import build_tiny_model
+            from funrl.toy.tiny_model import build_tiny_model
 
             model = str(build_tiny_model(Path(tmp) / "tiny", size=args.size, seed=0))
         per_category = -(-args.entries // len(expand_categories(args.categories)))

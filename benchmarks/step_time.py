@@ -50,7 +50,7 @@ QWEN25_1P5B = dict(
 
 def make_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--size", default="small", help="tiny-model size of funrl.tiny_model (tiny, small)")
+    p.add_argument("--size", default="small", help="tiny-model size of funrl.toy.tiny_model (tiny, small)")
     p.add_argument("--model-size", choices=["1.5b"], help="random-init Qwen2.5-1.5B-shaped model (GPU)")
     p.add_argument("--steps", type=int, default=10, help="measured optimizer steps per run")
     p.add_argument("--warmup", type=int, default=2, help="first steps of each run left out of the statistics")
@@ -74,7 +74,7 @@ def make_parser() -> argparse.ArgumentParser:
 
 def build_model(args: argparse.Namespace, workdir: Path) -> Path:
     """The model folder all runs load: a tiny model, or a Qwen2.5-1.5B-shaped one with the tiny tokenizer."""
-    from funrl.tiny_model import build_tiny_model
+    from funrl.toy.tiny_model import build_tiny_model
 
     tiny = build_tiny_model(workdir / f"tiny-{args.size}", size=args.size, seed=args.seed)
     if not args.model_size:
@@ -123,7 +123,7 @@ def run_worker(args: argparse.Namespace) -> dict:
     from funrl.configs import FunRLConfig
     from funrl.rewards import load_reward_funcs
     from funrl.template import to_rl_row
-    from funrl.toyworld import generate
+    from funrl.toy.world import generate
     from funrl.trainer import FunRLTrainer
 
     cuda = torch.cuda.is_available()

@@ -53,7 +53,7 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
-    """A random-weight tiny Qwen2-style model + tokenizer (`funrl.tiny_model`), built once per test session."""
-    from funrl.tiny_model import build_tiny_model
+    """A random-weight tiny Qwen2-style model + tokenizer (`funrl.toy.tiny_model`), built once per test session."""
+    from funrl.toy.tiny_model import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny-model"), size="tiny", seed=0)

@@ -1,4 +1,4 @@
-"""funrl.ablate aggregation on synthetic inputs: mean ± std over seeds, paired differences, common-step curves."""
+"""funrl.toy.ablate aggregation on synthetic inputs: mean ± std over seeds, paired differences, common-step curves."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from funrl.ablate import aggregate, difference, mean_curve, mean_std, plot_ablation, results_markdown
+from funrl.toy.ablate import aggregate, difference, mean_curve, mean_std, plot_ablation, results_markdown
 
 
 def _rows(sft, grpo, funrl, control, pm_funrl=None):

@@ -1,7 +1,7 @@
 """`funrl eval` / `funrl report` end to end: the hf backend on a tiny model, the openai backend against a loopback
 server, resumability, batching correctness and clear errors on bad input.
 
-The tiny model of `funrl.tiny_model` has near-zero random weights and writes the same text whatever the prompt,
+The tiny model of `funrl.toy.tiny_model` has near-zero random weights and writes the same text whatever the prompt,
 which would hide a padding bug; `varied_model_dir` re-draws its weights with a large scale so that the greedy
 output depends on the prompt.
 """
@@ -469,7 +469,7 @@ def test_counts_must_be_positive(flag, value, tmp_path, capsys):
 def test_samples_with_unknown_category(tmp_path, capsys):
     from funrl.evaluate.run import main
     from funrl.schema import write_samples
-    from funrl.toyworld import generate
+    from funrl.toy.world import generate
 
     write_samples(generate("heldout", n=5, seed=0), tmp_path / "h.jsonl")
     args = ["--model", "m", "--output", str(tmp_path / "o"), "--samples", str(tmp_path / "h.jsonl")]
@@ -487,7 +487,7 @@ def test_missing_model_folder(tmp_path, bfcl_dir, capsys):
 
 def test_toy_categories_weighted_by_their_own_counts():
     from funrl.score import score_samples
-    from funrl.toyworld import generate
+    from funrl.toy.world import generate
 
     samples = generate("heldout", n=20, seed=0)
     result = score_samples([({"id": s.id, "output": "<think></think><answer>[]</answer>"}, s) for s in samples])

@@ -34,7 +34,7 @@ def run_cli(argv: list[str], capsys, out: bool = False) -> tuple[int, str]:
 
 @pytest.fixture(scope="module")
 def toy_jsonl(tmp_path_factory) -> Path:
-    from funrl.toyworld import generate
+    from funrl.toy.world import generate
 
     path = tmp_path_factory.mktemp("toy") / "heldout.jsonl"
     write_samples(generate("heldout", n=10, seed=1), path)
@@ -201,7 +201,7 @@ def test_unreachable_judge_is_an_error_not_an_empty_dataset():
 
     from funrl.data.judge import JudgeConfig, JudgeError, run_judge
     from funrl.data.validate import Validator
-    from funrl.toyworld import generate
+    from funrl.toy.world import generate
 
     with socket.socket() as sock:  # a port nothing listens on
         sock.bind(("127.0.0.1", 0))

@@ -355,7 +355,7 @@ def test_nothing_kept_exits_non_zero(tmp_path, capsys):
     import json
 
     from funrl.data.prepare import main
-    from funrl.toyworld import generate, to_xlam
+    from funrl.toy.world import generate, to_xlam
 
     raw = tmp_path / "raw.jsonl"
     raw.write_text("".join(json.dumps(to_xlam(s)) + "\n" for s in generate("train", n=5, seed=0)))

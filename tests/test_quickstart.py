@@ -8,10 +8,10 @@ import json
 
 import pytest
 
-from funrl.quickstart import Plan, main, parse_mix, results_markdown
+from funrl.toy.quickstart import Plan, main, parse_mix, results_markdown
 from funrl.schema import Sample
 from funrl.template import COMPACT_SYSTEM_PROMPT, prompt_messages, prompt_style, tool_signature
-from funrl.toyworld import generate
+from funrl.toy.world import generate
 
 
 @pytest.fixture(scope="module")

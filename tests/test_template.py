@@ -347,7 +347,7 @@ def test_targets_pass_the_shared_checker(seed, split, fmt):
     """A rendered target, parsed and matched by `funrl.calls`, is correct: template and checker agree."""
     from funrl.calls import parse_calls
     from funrl.calls.match import match_calls
-    from funrl.toyworld import generate
+    from funrl.toy.world import generate
 
     for sample in generate(split, n=12, seed=seed):
         text = render_target(sample, fmt)

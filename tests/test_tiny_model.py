@@ -1,4 +1,4 @@
-"""Tests of `funrl.tiny_model`: the saved folder loads offline, tags survive decoding, sizes are as documented.
+"""Tests of `funrl.toy.tiny_model`: the saved folder loads offline, tags survive decoding, sizes are as documented.
 
 .venv/bin/python -m pytest tests/test_tiny_model.py -q
 """
@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from funrl.tiny_model import (
+from funrl.toy.tiny_model import (
     IM_END,
     IM_START,
     PAD,
@@ -108,14 +108,14 @@ class TestModel:
         assert out.shape[1] <= inputs["input_ids"].shape[1] + 4
 
     def test_seed_changes_weights_not_tokenizer(self, tmp_path, tiny_model_dir):
-        from funrl.tiny_model import build_tiny_model
+        from funrl.toy.tiny_model import build_tiny_model
 
         other = build_tiny_model(tmp_path / "seed1", size="tiny", seed=1)
         assert (other / "tokenizer.json").read_text() == (tiny_model_dir / "tokenizer.json").read_text()
         assert (other / "model.safetensors").read_bytes() != (tiny_model_dir / "model.safetensors").read_bytes()
 
     def test_custom_corpus(self, tmp_path):
-        from funrl.tiny_model import build_tiny_model
+        from funrl.toy.tiny_model import build_tiny_model
 
         path = build_tiny_model(tmp_path / "c", corpus=["get_weather(city='Paris')"] * 20)
         tok = transformers.AutoTokenizer.from_pretrained(path)
@@ -125,7 +125,7 @@ class TestModel:
 class TestCorpus:
     def test_default_corpus_has_whole_funrl_turns(self):
         from funrl.template import FUNRL_SYSTEM_PROMPT
-        from funrl.tiny_model import default_corpus
+        from funrl.toy.tiny_model import default_corpus
 
         texts = default_corpus()
         assert sum(t.startswith(FUNRL_SYSTEM_PROMPT) and "</answer>" in t for t in texts) >= 100
@@ -133,9 +133,9 @@ class TestCorpus:
     def test_fallback_without_toy_world(self, monkeypatch):
         import sys
 
-        from funrl.tiny_model import default_corpus
+        from funrl.toy.tiny_model import default_corpus
 
-        monkeypatch.setitem(sys.modules, "funrl.toyworld", None)  # makes `from funrl.toyworld import …` fail
+        monkeypatch.setitem(sys.modules, "funrl.toy.world", None)  # makes `from funrl.toy.world import …` fail
         texts = default_corpus()
         assert any("<answer>[" in t for t in texts) and any("<tool_call>" in t for t in texts)
         assert not any("toy" in t for t in texts[:50])
@@ -154,7 +154,7 @@ class TestResolveAndCli:
 
     def test_bare_name_is_tiny_seed0(self, tmp_path, monkeypatch):
         built = []
-        monkeypatch.setattr("funrl.tiny_model.build_tiny_model", lambda path, size, seed: built.append((size, seed)))
+        monkeypatch.setattr("funrl.toy.tiny_model.build_tiny_model", lambda path, size, seed: built.append((size, seed)))
         assert resolve_model_path("funrl-tiny", tmp_path).endswith("tiny-tiny-seed0")
         assert built == [("tiny", 0)]
 

@@ -4,7 +4,7 @@ import collections
 
 import pytest
 
-from funrl.toyworld import CATEGORIES, HELDOUT_TEMPLATE, JOINER_HELDOUT, generate, to_xlam
+from funrl.toy.world import CATEGORIES, HELDOUT_TEMPLATE, JOINER_HELDOUT, generate, to_xlam
 
 
 def test_deterministic():

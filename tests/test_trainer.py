@@ -26,8 +26,8 @@ from trl import GRPOConfig, GRPOTrainer  # noqa: E402
 
 from funrl.configs import FunRLConfig  # noqa: E402
 from funrl.template import to_rl_row  # noqa: E402
-from funrl.tiny_model import build_tiny_model  # noqa: E402
-from funrl.toyworld import generate  # noqa: E402
+from funrl.toy.tiny_model import build_tiny_model  # noqa: E402
+from funrl.toy.world import generate  # noqa: E402
 from funrl.trainer import FunRLTrainer  # noqa: E402
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"

@@ -192,7 +192,7 @@ class FunRLScriptArguments:
 
     Parameters:
         dataset_name (`str`, *optional*, defaults to `"toy"`):
-            `"toy"` (the built-in toy world, `funrl.toyworld`), a canonical JSONL file (`funrl.schema`), a folder
+            `"toy"` (the built-in toy world, `funrl.toy.world`), a canonical JSONL file (`funrl.schema`), a folder
             (its `<dataset_train_split>.jsonl`, e.g. a `funrl prepare` output folder, else all its `*.jsonl`), or a
             `datasets` name/path whose rows follow the canonical sample.
         dataset_config (`str` or `None`, *optional*):

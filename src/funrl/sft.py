@@ -9,8 +9,8 @@ budget), TRL's `SFTConfig` and `ModelConfig`: dataclass default < recipe YAML < 
     funrl sft --config recipes/smoke/sft.yaml --max_time_s 180 --output_dir runs/sft
     accelerate launch -m funrl.sft --config recipe.yaml
 
-`model_name_or_path: funrl-tiny[:<size>[:<seed>]]` builds a random-weight tiny model (`funrl.tiny_model`);
-`dataset_name: toy` generates the toy world (`funrl.toyworld`), otherwise a canonical JSONL file or folder (the
+`model_name_or_path: funrl-tiny[:<size>[:<seed>]]` builds a random-weight tiny model (`funrl.toy.tiny_model`);
+`dataset_name: toy` generates the toy world (`funrl.toy.world`), otherwise a canonical JSONL file or folder (the
 `train.jsonl` of `funrl prepare`) or a `datasets` name/path. `max_time_s` stops training after that many seconds
 of training (with a large `max_steps` and a constant schedule this is an equal-compute budget); the model and
 tokenizer are saved to `output_dir` with `sft_summary.json` (steps, seconds, whether the budget stopped it).

@@ -23,7 +23,7 @@ GRPOTrainer and the evaluator:
     row = to_rl_row(sample, "funrl")                       # GRPOTrainer row: prompt, ground_truth, tools, …
     row = to_sft_row(sample, "funrl")                      # SFTTrainer row: prompt / completion messages
 
-`CHAT_TEMPLATE` is the ChatML-like Jinja template of `funrl.tiny_model`; its `tools=` rendering is byte-identical
+`CHAT_TEMPLATE` is the ChatML-like Jinja template of `funrl.toy.tiny_model`; its `tools=` rendering is byte-identical
 to `prompt_messages(..., "qwen-fc")`, and assistant turns carry `{% generation %}` markers.
 """
 

@@ -10,7 +10,7 @@ with the precedence dataclass default < recipe YAML < command line:
     accelerate launch --config_file recipes/accelerate/zero3.yaml -m funrl.train --config recipe.yaml
 
 `model_name_or_path: funrl-tiny` (or `funrl-tiny:<size>[:<seed>]`) builds a random-weight tiny model locally
-(`funrl.tiny_model`); `dataset_name: toy` generates the built-in toy world (`funrl.toyworld`). LoRA: `use_peft: true`
+(`funrl.toy.tiny_model`); `dataset_name: toy` generates the built-in toy world (`funrl.toy.world`). LoRA: `use_peft: true`
 (+ `lora_r`, `lora_alpha`, `lora_target_modules`). Logging: `report_to: tensorboard` or `wandb`.
 """
 
@@ -48,7 +48,7 @@ def load_samples(script_args: FunRLScriptArguments) -> list:
 
     name, limit = script_args.dataset_name, script_args.max_train_samples
     if name == "toy":
-        from funrl.toyworld import generate
+        from funrl.toy.world import generate
 
         return generate(script_args.dataset_train_split, n=limit or DEFAULT_TOY_SIZE, seed=script_args.toy_seed)
     path = Path(name)
@@ -107,7 +107,7 @@ def resolve_model(model_name_or_path: str | None, script_args: FunRLScriptArgume
         if not Path(model_name_or_path).exists() and looks_like_path(model_name_or_path):
             raise FileNotFoundError(f"model_name_or_path={model_name_or_path!r}: no such folder")
         return model_name_or_path
-    from funrl.tiny_model import resolve_model_path
+    from funrl.toy.tiny_model import resolve_model_path
 
     spec = TINY_MODEL + ":tiny" if model_name_or_path == TINY_MODEL else model_name_or_path
     return resolve_model_path(spec, script_args.tiny_model_dir or str(Path(output_dir) / "tiny-model"))

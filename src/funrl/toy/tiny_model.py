@@ -1,14 +1,14 @@
 """A tiny random-weight Qwen2-style causal LM with a locally trained tokenizer, for tests and the CPU quickstart.
 
 Nothing is downloaded: the tokenizer is a byte-level BPE trained with the `tokenizers` package on synthetic
-function-calling text (the toy world's corpus when `funrl.toyworld` can produce it, plus the prompt boilerplate
+function-calling text (the toy world's corpus when `funrl.toy.world` can produce it, plus the prompt boilerplate
 of `funrl.template`), digits are split one per token, and the model is a `Qwen2ForCausalLM` built from a config
 with random weights. The result is a normal Hugging Face model folder (config, safetensors, tokenizer files with a
 ChatML-like chat template, generation config) that `AutoModelForCausalLM` / `AutoTokenizer.from_pretrained` load
 offline.
 
     funrl tiny-model --output runs/tiny --size small
-    python -c "from funrl.tiny_model import build_tiny_model; print(build_tiny_model('runs/tiny', size='tiny'))"
+    python -c "from funrl.toy.tiny_model import build_tiny_model; print(build_tiny_model('runs/tiny', size='tiny'))"
 
 Recipes can name a tiny model instead of a path: `model_name_or_path: funrl-tiny` (size tiny, seed 0) or
 `funrl-tiny:<size>[:<seed>]`, built once into a cache folder by `resolve_model_path`.
@@ -87,7 +87,7 @@ def default_corpus(seed: int = 0) -> list[str]:
     """The tokenizer corpus: the toy world's texts when importable, else a synthetic fallback, plus the prompt
     boilerplate of every `funrl.template` format (so system prompts compress to few tokens). Never BFCL data."""
     try:
-        from funrl.toyworld import corpus_text, generate
+        from funrl.toy.world import corpus_text, generate
     except ImportError:
         return _synthetic_texts(2000, seed) + boilerplate_texts() * 200
     texts = list(corpus_text(seed=seed))

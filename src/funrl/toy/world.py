@@ -10,7 +10,7 @@ two-call queries, fresh numbers and, with probability `unseen_value_p`, string v
 training split never uses. The `validation` split is drawn the same way as `heldout` from its own random
 stream: use it for every choice of settings, and the held-out split only for the final numbers.
 
-    from funrl.toyworld import generate, to_xlam, corpus_text
+    from funrl.toy.world import generate, to_xlam, corpus_text
     train = generate("train", n=512, seed=0)        # list[Sample]
     heldout = generate("heldout", n=100, seed=1)
     val = generate("validation", n=100, seed=1)      # same distribution as heldout, other samples

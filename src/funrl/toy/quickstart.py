@@ -6,12 +6,12 @@
 
 Stages (nothing is downloaded; every stage is the real `funrl` code path):
 
-1. data: the toy world (`funrl.toyworld`) writes raw xLAM-format records, `funrl prepare` validates them with the
+1. data: the toy world (`funrl.toy.world`) writes raw xLAM-format records, `funrl prepare` validates them with the
    rule stages (no LLM judge unless `--judge-url` is given) and splits them. Three sets come out: the SFT set
    (demonstrations; category `parallel_multiple` is left out of it on purpose), the RL prompt set (all categories,
    ground truth used only by the reward) and a validation set; the held-out set is generated apart (unseen
    paraphrase and joiner, fresh numbers, partly unseen values) and only ever evaluated.
-2. model: a ~2M-parameter Qwen2-style model with a BPE tokenizer trained on the toy corpus (`funrl.tiny_model`).
+2. model: a ~2M-parameter Qwen2-style model with a BPE tokenizer trained on the toy corpus (`funrl.toy.tiny_model`).
 3. SFT warm-up (`funrl.sft`) for a share of the budget -> `sft/`.
 4. FunRL (`funrl.train`, entropy-enhanced GRPO) from `sft/` for a share of the budget -> `funrl/`.
 5. Equal-compute control: the same SFT continued from `sft/` on the same demonstrations for exactly the time
@@ -46,7 +46,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from funrl.quickstart_eval import (  # noqa: F401  (re-exported: the quickstart's public evaluation helpers)
+from funrl.toy.evaluation import (  # noqa: F401  (re-exported: the quickstart's public evaluation helpers)
     EVAL_CATEGORIES,
     category_accuracy,
     evaluate_greedy,
@@ -130,8 +130,8 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def parse_mix(text: str) -> dict[str, float]:
-    """`"simple=0.5,parallel=0.5"` -> `{"simple": 0.5, "parallel": 0.5}` (categories of `funrl.toyworld`)."""
-    from funrl.toyworld import CATEGORIES
+    """`"simple=0.5,parallel=0.5"` -> `{"simple": 0.5, "parallel": 0.5}` (categories of `funrl.toy.world`)."""
+    from funrl.toy.world import CATEGORIES
 
     mix = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
@@ -214,7 +214,7 @@ def _compact(samples: list[Sample]) -> list[Sample]:
 def build_data(out: Path, seed: int, plan: Plan, judge_url: str | None = None, judge_model: str | None = None):
     """Raw toy records -> `funrl prepare` -> `data/{sft,rl,validation,heldout}.jsonl`. Returns their paths."""
     from funrl.data.prepare import main as prepare_main
-    from funrl.toyworld import generate, to_xlam
+    from funrl.toy.world import generate, to_xlam
 
     data = out / "data"
     data.mkdir(parents=True, exist_ok=True)
@@ -250,10 +250,10 @@ def build_data(out: Path, seed: int, plan: Plan, judge_url: str | None = None, j
 
 
 def tokenizer_corpus(seed: int) -> list[str]:
-    """The tiny model's tokenizer corpus: `funrl.tiny_model.default_corpus` plus compact-style prompts."""
+    """The tiny model's tokenizer corpus: `funrl.toy.tiny_model.default_corpus` plus compact-style prompts."""
     from funrl.template import prompt_messages, render_target
-    from funrl.tiny_model import default_corpus
-    from funrl.toyworld import generate
+    from funrl.toy.tiny_model import default_corpus
+    from funrl.toy.world import generate
 
     texts = default_corpus(seed)
     for sample in _compact(generate("train", n=500, seed=seed + 7)):
@@ -351,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     counts = {k: len(read_samples(p)) for k, p in paths.items()}
     log(f"    {counts}")
     log(f"2/7 tiny model ({plan.size}) with a tokenizer trained on the toy corpus")
-    from funrl.tiny_model import build_tiny_model
+    from funrl.toy.tiny_model import build_tiny_model
 
     model_dir = out / "tiny-model"
     if not (args.resume and (model_dir / "config.json").is_file()):

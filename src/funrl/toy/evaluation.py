@@ -2,7 +2,7 @@
 model's pass@k (k sampled completions per prompt, scored by `funrl.score.score_samples`), per-category accuracy, the
 learning-curve figure and the results table.
 
-    from funrl.quickstart_eval import evaluate_greedy, pass_at_k, category_accuracy
+    from funrl.toy.evaluation import evaluate_greedy, pass_at_k, category_accuracy
     acc = category_accuracy(evaluate_greedy("runs/qs/sft", Path("runs/qs/data/heldout.jsonl"), Path("out"), 160))
     pk = pass_at_k("runs/qs/sft", samples, k=8, temperature=1.0, max_new_tokens=160, seed=0)
 """

@@ -3,7 +3,7 @@
     funrl ablate --output runs/ablate                           # seeds 0,1,2, CPU-clock budgets
     funrl ablate --output runs/ablate --seeds 0 --sft-seconds 60 --rl-seconds 30   # a quick look
 
-Per seed, in `DIR/seed<N>/`, the quickstart's stages (`funrl.quickstart`): toy data through `funrl prepare`, a tiny
+Per seed, in `DIR/seed<N>/`, the quickstart's stages (`funrl.toy.quickstart`): toy data through `funrl prepare`, a tiny
 model, one SFT warm-up shared by all arms, then from it plain GRPO, FunRL (the same run with the entropy bonus on)
 and the control (SFT continued on the same demonstrations for the seconds FunRL used), each evaluated greedily on
 the held-out split. A finished stage (its `stage_summary.json` / `results.json` exists) is not run again, so an
@@ -31,7 +31,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from funrl.quickstart import EVAL_CATEGORIES, Clock, Plan, log
+from funrl.toy.quickstart import EVAL_CATEGORIES, Clock, Plan, log
 
 ARMS = ("SFT", "SFT + GRPO", "SFT + FunRL", "SFT control")
 CURVE_ARMS = (("grpo", "GRPO", "#4C72B0"), ("funrl", "FunRL", "#C44E52"))
@@ -170,7 +170,7 @@ def plot_ablation(histories: dict[str, list[list[dict[str, Any]]]], path: Path, 
 
 def run_seed(root: Path, seed: int, plan: Plan, clock: str, split: str) -> tuple[dict[str, Any], dict[str, list]]:
     """All arms of one seed (finished stages are reused). Returns `({arm: accuracies}, {rl_arm: log_history})`."""
-    from funrl.quickstart import (
+    from funrl.toy.quickstart import (
         build_data,
         category_accuracy,
         evaluate_greedy,
@@ -178,7 +178,7 @@ def run_seed(root: Path, seed: int, plan: Plan, clock: str, split: str) -> tuple
         run_sft,
         tokenizer_corpus,
     )
-    from funrl.tiny_model import build_tiny_model
+    from funrl.toy.tiny_model import build_tiny_model
 
     out = root / f"seed{seed}"
     out.mkdir(parents=True, exist_ok=True)
@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     if not seeds:
         print("funrl ablate: error: --seeds is empty", file=sys.stderr)
         return 2
-    from funrl.quickstart import choose_threads
+    from funrl.toy.quickstart import choose_threads
 
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
