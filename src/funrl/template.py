@@ -83,6 +83,11 @@ COMPACT_SYSTEM_PROMPT = (
     "Reply as <think>...</think><answer>[...]</answer>: a Python list of calls with keyword arguments, or [] if no "
     "function fits.\nFunctions:\n"
 )
+# The compact prompt of the `bfcl-prompt` format: BFCL's plain call syntax, no think span. The shipped toy base model
+# (`funrl.toy.base`) is trained on it, the analogue of an instruct model's own prompt.
+COMPACT_BFCL_SYSTEM_PROMPT = (
+    "Reply with a Python list of calls with keyword arguments, or [] if no function fits.\nFunctions:\n"
+)
 _PY_TYPES = {
     "string": "str",
     "integer": "int",
@@ -275,6 +280,9 @@ def build_messages(sample: Sample, fmt: str = "funrl") -> tuple[list[dict[str, A
             return _merge_system(COMPACT_SYSTEM_PROMPT + functions, sample.messages), None
         functions = "\n".join(json.dumps(t, ensure_ascii=False) for t in sample.tools)
         return _merge_system(FUNRL_SYSTEM_PROMPT + functions, sample.messages), None
+    if fmt == "bfcl-prompt" and prompt_style(sample) == "compact":
+        functions = "\n".join(tool_signature(t) for t in sample.tools)
+        return _merge_system(COMPACT_BFCL_SYSTEM_PROMPT + functions, sample.messages), None
     docs = bfcl_tool_docs(sample)
     if fmt == "bfcl-prompt":
         return _merge_system(BFCL_SYSTEM_PROMPT.format(functions=json.dumps(docs, indent=4)), sample.messages), None
@@ -400,6 +408,7 @@ def boilerplate_texts() -> list[str]:
     return [
         FUNRL_SYSTEM_PROMPT,
         COMPACT_SYSTEM_PROMPT,
+        COMPACT_BFCL_SYSTEM_PROMPT,
         BFCL_SYSTEM_PROMPT.format(functions="[]"),
         QWEN_TOOLS_HEAD + QWEN_TOOLS_TAIL,
         NO_CALL_THINK,

@@ -24,12 +24,12 @@ CURVE_KEYS = (("reward", "reward"), ("kl", "KL to reference"), ("entropy", "toke
 # Evaluation
 
 
-def evaluate_greedy(model: str, samples: Path, out_dir: Path, max_new_tokens: int) -> dict[str, Any]:
-    """`funrl eval` (greedy pass@1) on canonical samples; returns `results.json`."""
+def evaluate_greedy(model: str, samples: Path, out_dir: Path, max_new_tokens: int, fmt: str = "funrl") -> dict[str, Any]:
+    """`funrl eval` (greedy pass@1) on canonical samples in format `fmt`; returns `results.json`."""
     from funrl.evaluate.run import main as eval_main
 
     argv = ["--model", model, "--samples", str(samples), "--output", str(out_dir), "--device", "cpu",
-            "--max-new-tokens", str(max_new_tokens), "--batch-size", "32", "--dtype", "float32"]  # fmt: skip
+            "--max-new-tokens", str(max_new_tokens), "--batch-size", "32", "--dtype", "float32", "--format", fmt]  # fmt: skip
     code = eval_main(argv)
     if code:
         raise RuntimeError(f"funrl eval failed with exit code {code} on {model}")

@@ -5,15 +5,21 @@ tests and the CPU quickstart. Every BFCL single-turn category shape is covered: 
 multiple (three shown, one called), parallel (one tool called twice), parallel_multiple (two tools, one call
 each) and irrelevance (the tools shown cannot answer; the target is no call).
 
-The held-out split uses a paraphrase template never seen in training, a joiner never seen in training for
-two-call queries, fresh numbers and, with probability `unseen_value_p`, string values from a pool the
+The held-out split is out of distribution: a paraphrase template never seen in training, a joiner never seen in
+training for two-call queries, fresh numbers and, with probability `unseen_value_p`, string values from a pool the
 training split never uses. The `validation` split is drawn the same way as `heldout` from its own random
 stream: use it for every choice of settings, and the held-out split only for the final numbers.
+
+`heldout_id` and `validation_id` are the in-distribution pair: drawn like `train` (seen templates, seen joiners,
+training value pools) from their own random streams, so they test fresh combinations of seen parts. A small world
+repeats itself (six people, three templates): consumers that train on `train` drop the queries these splits hold
+(see `funrl.toy.base`), so an in-distribution entry is never a training example.
 
     from funrl.toy.world import generate, to_xlam, corpus_text
     train = generate("train", n=512, seed=0)        # list[Sample]
     heldout = generate("heldout", n=100, seed=1)
     val = generate("validation", n=100, seed=1)      # same distribution as heldout, other samples
+    heldout_id = generate("heldout_id", n=100, seed=1)  # in distribution: seen templates, fresh combinations
     raw = [to_xlam(s) for s in train]                # xLAM-format records, input for `funrl prepare --format xlam`
 """
 
@@ -27,7 +33,8 @@ from typing import Any
 
 from funrl.schema import Sample, normalize_tools
 
-SPLITS = ("train", "heldout", "validation")
+SPLITS = ("train", "heldout", "validation", "heldout_id", "validation_id")
+OOD_SPLITS = ("heldout", "validation")  # unseen paraphrase template, unseen joiner, partly unseen values
 CATEGORIES = ("simple", "multiple", "parallel", "parallel_multiple", "irrelevance")
 DEFAULT_MIX = {"simple": 0.3, "multiple": 0.25, "parallel": 0.15, "parallel_multiple": 0.15, "irrelevance": 0.15}
 
@@ -406,7 +413,7 @@ def generate(
     unknown = set(mix) - set(CATEGORIES)
     if unknown:
         raise ValueError(f"unknown toy categories {sorted(unknown)}; valid: {', '.join(CATEGORIES)}")
-    heldout = split != "train"  # validation is drawn like heldout, from its own random stream
+    heldout = split in OOD_SPLITS  # validation is drawn like heldout; the *_id splits like train; own streams
     rng = random.Random(f"{split}:{seed}")
     tools = _catalogue(unseen_value_p)
     cats, weights = zip(*sorted(mix.items()))
