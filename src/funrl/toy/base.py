@@ -244,8 +244,17 @@ def build_toy_base(args: ToyBaseArguments, command: str = "") -> Path:
         **{k: v for k, v in asdict(args).items() if k not in ("output", "work_dir")},
         "mix": BASE_MIX,
         "parameters": parameters,
-        "architecture": {k: config[k] for k in ("hidden_size", "num_hidden_layers", "num_attention_heads",
-                                                "num_key_value_heads", "intermediate_size", "vocab_size")},  # fmt: skip
+        "architecture": {
+            k: config[k]
+            for k in (
+                "hidden_size",
+                "num_hidden_layers",
+                "num_attention_heads",
+                "num_key_value_heads",
+                "intermediate_size",
+                "vocab_size",
+            )
+        },  # fmt: skip
         "machine": f"{os.cpu_count()}-core CPU",
         "wall_seconds": round(time.monotonic() - wall, 1),
         **trained,

@@ -24,7 +24,9 @@ CURVE_KEYS = (("reward", "reward"), ("kl", "KL to reference"), ("entropy", "toke
 # Evaluation
 
 
-def evaluate_greedy(model: str, samples: Path, out_dir: Path, max_new_tokens: int, fmt: str = "funrl") -> dict[str, Any]:
+def evaluate_greedy(
+    model: str, samples: Path, out_dir: Path, max_new_tokens: int, fmt: str = "funrl"
+) -> dict[str, Any]:
     """`funrl eval` (greedy pass@1) on canonical samples in format `fmt`; returns `results.json`."""
     from funrl.evaluate.run import main as eval_main
 
