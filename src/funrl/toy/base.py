@@ -86,7 +86,7 @@ def base_data(n: int) -> tuple[list[Sample], int]:
 
     banned = excluded_queries()
     kept, removed = [], 0
-    for sample in generate("train", n=int(n * 1.6) + 100, seed=BASE_DATA_SEED, mix=BASE_MIX):
+    for sample in generate("train", n=2 * n + 100, seed=BASE_DATA_SEED, mix=BASE_MIX):
         if len(kept) == n:
             break
         if sample.messages[-1]["content"] in banned:
