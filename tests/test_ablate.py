@@ -14,8 +14,8 @@ def _rows(sft, grpo, funrl, control, pm_funrl=None):
         return {"simple": overall, "multiple": overall, "parallel": overall, "parallel_multiple": pm,
                 "irrelevance": 1.0, "overall": overall}  # fmt: skip
 
-    return {"SFT": cats(sft), "SFT + GRPO": cats(grpo), "SFT + FunRL": cats(funrl, pm_funrl),
-            "SFT control": cats(control)}  # fmt: skip
+    return {"start (warm-up)": cats(sft), "+ GRPO": cats(grpo), "+ FunRL": cats(funrl, pm_funrl),
+            "+ SFT control": cats(control)}  # fmt: skip
 
 
 PER_SEED = {
@@ -40,19 +40,23 @@ def test_mean_std(values, mean, std):
 
 def test_aggregate_means_and_missing_categories():
     agg = aggregate(PER_SEED)
-    assert list(agg) == ["SFT", "SFT + GRPO", "SFT + FunRL", "SFT control"]  # table order, whatever dict order
-    overall = agg["SFT + FunRL"]["overall"]
+    # table order, whatever dict order
+    assert list(agg) == ["start (warm-up)", "+ GRPO", "+ FunRL", "+ SFT control"]
+    overall = agg["+ FunRL"]["overall"]
     assert overall["mean"] == pytest.approx((0.36 + 0.45 + 0.26) / 3) and overall["n"] == 3
-    assert agg["SFT + FunRL"]["parallel_multiple"]["n"] == 1  # None (not scored) is left out, not counted as 0
-    assert agg["SFT"]["parallel_multiple"] == {"mean": None, "std": None, "n": 0, "values": []}
+    assert agg["+ FunRL"]["parallel_multiple"]["n"] == 1  # None (not scored) is left out, not counted as 0
+    assert agg["start (warm-up)"]["parallel_multiple"] == {"mean": None, "std": None, "n": 0, "values": []}
+    # calling: the mean of the scored calling categories; multi_call: of parallel and parallel_multiple
+    assert agg["+ FunRL"]["calling"]["values"] == pytest.approx([(0.36 * 3 + 0.2) / 4, 0.45, 0.26])
+    assert agg["+ FunRL"]["multi_call"]["values"] == pytest.approx([(0.36 + 0.2) / 2, 0.45, 0.26])
 
 
 @pytest.mark.parametrize(
     "a, b, mean_points, beats",
     [
-        ("SFT + FunRL", "SFT control", (3 + 3 + 4) / 3, True),  # consistent +3..+4 points: beyond 2 standard errors
-        ("SFT + GRPO", "SFT control", (-1 - 1 - 2) / 3, False),  # negative: never "beats"
-        ("SFT + GRPO", "SFT", (2 + 1 + 0) / 3, False),  # +1 ± 1 over 3 seeds: within 2 standard errors
+        ("+ FunRL", "+ SFT control", (3 + 3 + 4) / 3, True),  # consistent +3..+4 points: beyond 2 standard errors
+        ("+ GRPO", "+ SFT control", (-1 - 1 - 2) / 3, False),  # negative: never "beats"
+        ("+ GRPO", "start (warm-up)", (2 + 1 + 0) / 3, False),  # +1 ± 1 over 3 seeds: within 2 standard errors
     ],
 )
 def test_paired_difference(a, b, mean_points, beats):
@@ -62,7 +66,7 @@ def test_paired_difference(a, b, mean_points, beats):
 
 
 def test_single_seed_never_beats_noise():
-    d = difference({0: PER_SEED[0]}, "SFT + FunRL", "SFT")
+    d = difference({0: PER_SEED[0]}, "+ FunRL", "start (warm-up)")
     assert d["mean"] == pytest.approx(0.06) and d["beats_noise"] is False
 
 
@@ -75,15 +79,21 @@ def test_mean_curve_uses_common_steps_only():
     assert mean_curve([h1, h2], "kl") == ([], [], [], [])  # never logged
 
 
+def test_paired_difference_on_a_summary_key():
+    d = difference(PER_SEED, "+ FunRL", "+ GRPO", key="multi_call")
+    # seed 0: FunRL multi_call = (0.36 + 0.2) / 2 against GRPO's parallel only (its parallel_multiple is None)
+    assert [100 * v for v in d["values"]] == pytest.approx([28.0 - 32.0, 4.0, 6.0])
+
+
 def test_results_markdown_and_plot(tmp_path):
     agg = aggregate(PER_SEED)
-    diffs = {"FunRL - control": difference(PER_SEED, "SFT + FunRL", "SFT control"),
+    diffs = {"FunRL - control": difference(PER_SEED, "+ FunRL", "+ SFT control"),
              "nothing": difference({}, "a", "b")}  # fmt: skip
-    text = results_markdown(agg, [0, 1, 2], diffs, "settings line")
-    assert "| SFT + FunRL | 35.7 ± 9.5 |" in text
-    assert "36.0, 45.0, 26.0" in text  # per-seed overall values
+    text = results_markdown({"in distribution": agg}, [0, 1, 2], diffs, "settings line", ["- seed 0: signal"])
+    assert "## in distribution" in text and "settings line" in text and "- seed 0: signal" in text
+    assert "| + FunRL | 35.7 ± 9.5 |" in text
     assert "FunRL - control: +3.3 ± 0.6 (+3.0, +3.0, +4.0); exceeds the noise" in text
     assert "nothing: not available" in text
-    hist = [[{"step": s, "reward": s / 10, "kl": s / 100} for s in range(1, 6)]]
+    hist = [[{"step": s, "reward": s / 10, "kl": s / 100, "entropy": 1.0} for s in range(1, 6)]]
     plot_ablation({"grpo": hist, "funrl": hist}, tmp_path / "c.png", "t")
     assert (tmp_path / "c.png").stat().st_size > 1000

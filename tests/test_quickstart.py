@@ -1,5 +1,5 @@
-"""funrl quickstart: a smoke run of the whole pipeline (tiny model, seconds per stage), its budget plan, the results
-table, and the opt-in compact prompt style of funrl.template that the quickstart trains with."""
+"""funrl quickstart: a smoke run of the whole pipeline from the shipped toy base (a few steps per stage), its step
+plan, the results tables, and the compact prompt styles of funrl.template that the demo trains with."""
 
 from __future__ import annotations
 
@@ -8,9 +8,17 @@ import json
 
 import pytest
 
-from funrl.toy.quickstart import Plan, main, parse_mix, results_markdown
 from funrl.schema import Sample
-from funrl.template import COMPACT_SYSTEM_PROMPT, prompt_messages, prompt_style, tool_signature
+from funrl.template import (
+    COMPACT_BFCL_SYSTEM_PROMPT,
+    COMPACT_SYSTEM_PROMPT,
+    prompt_messages,
+    prompt_style,
+    tool_signature,
+)
+from funrl.toy.evaluation import results_markdown
+from funrl.toy.pipeline import CONTROL_STEPS_PER_RL_STEP, Plan, parse_mix
+from funrl.toy.quickstart import main
 from funrl.toy.world import generate
 
 
@@ -23,44 +31,56 @@ def smoke_run(tmp_path_factory):
 
 def test_smoke_run_writes_everything(smoke_run):
     for name in ("results.md", "results.json", "curves.png", "summary.txt", "data/prepared/report.json",
-                 "data/sft.jsonl", "data/rl.jsonl", "data/heldout.jsonl", "sft/config.json", "funrl/config.json",
-                 "sft_control/config.json", "eval/funrl/per_entry.jsonl"):  # fmt: skip
+                 "data/warmup.jsonl", "data/rl.jsonl", "data/eval_id.jsonl", "data/eval_ood.jsonl",
+                 "warmup/config.json", "funrl/config.json", "sft_control/config.json",
+                 "eval/funrl-eval_id/per_entry.jsonl", "eval/warmup-eval_ood/results.json",
+                 "eval/start_pass_at_k.json"):  # fmt: skip
         assert (smoke_run / name).is_file(), name
     assert (smoke_run / "curves.png").stat().st_size > 1000
 
 
 def test_smoke_run_numbers_in_range(smoke_run):
     result = json.loads((smoke_run / "results.json").read_text())
-    assert set(result["accuracy"]) == {"SFT", "SFT + FunRL", "SFT control (same compute)"}
-    for acc in result["accuracy"].values():
-        assert acc["overall"] is not None
-        assert all(v is None or 0.0 <= v <= 1.0 for v in acc.values())
-    pk = result["pass_at_k"]
+    assert set(result["accuracy"]) == {"eval_id", "eval_ood"}
+    for rows in result["accuracy"].values():
+        assert set(rows) == {"start (warm-up)", "+ FunRL", "+ SFT control"}
+        for acc in rows.values():
+            assert acc["overall"] is not None
+            assert all(v is None or 0.0 <= v <= 1.0 for v in acc.values())
+    pk = result["start_pass_at_k"]
     assert 0.0 <= pk["mean_sampled"] <= pk["pass_at_k"] <= 1.0  # pass@k can never be below sampled pass@1
     stages = {s["stage"]: s for s in result["stages"]}
-    assert set(stages) == {"sft", "funrl", "sft_control"}
-    assert all(s["steps"] >= 1 for s in stages.values())
-    # the control trains for at least the seconds RL used (it stops at the first step end past them)
-    assert stages["sft_control"]["seconds"] >= stages["funrl"]["seconds"]
+    assert set(stages) == {"warmup", "funrl", "sft_control"}
+    plan = Plan.smoke()
+    # step budgets, not seconds: every stage ran exactly its planned steps
+    assert [stages[n]["steps"] for n in ("warmup", "funrl", "sft_control")] == [
+        plan.warmup_steps, plan.rl_steps, plan.control_steps]  # fmt: skip
+    assert 0.0 <= stages["funrl"]["frac_reward_zero_std"] <= 1.0
     table = (smoke_run / "results.md").read_text()
-    assert "| SFT + FunRL |" in table and "| SFT pass@2" in table
+    assert "| + FunRL |" in table and "| start pass@2 |" in table and "frac_reward_zero_std" in table
 
 
 def test_smoke_run_data_split(smoke_run):
-    """The SFT set demonstrates no parallel_multiple sample; the RL prompts hold some; every set is compact."""
+    """Warm-up demonstrations and RL prompts are disjoint, compact, and never hold an evaluation query."""
     from funrl.schema import read_samples
 
-    sft = read_samples(smoke_run / "data" / "sft.jsonl")
-    rl = read_samples(smoke_run / "data" / "rl.jsonl")
-    assert sft and rl and not any(s.category == "parallel_multiple" for s in sft)
-    assert any(s.category == "parallel_multiple" for s in rl)
-    assert not {s.id for s in sft} & {s.id for s in rl}
-    assert all(s.meta["prompt_style"] == "compact" for s in sft + rl)
+    sets = {
+        name: read_samples(smoke_run / "data" / f"{name}.jsonl") for name in ("warmup", "rl", "eval_id", "eval_ood")
+    }
+    assert sets["warmup"] and sets["rl"]
+    assert not {s.id for s in sets["warmup"]} & {s.id for s in sets["rl"]}
+    assert all(s.meta["prompt_style"] == "compact" for samples in sets.values() for s in samples)
+    train_queries = {s.messages[-1]["content"] for s in sets["warmup"] + sets["rl"]}
+    assert not train_queries & {s.messages[-1]["content"] for s in sets["eval_id"] + sets["eval_ood"]}
+    assert all(s.meta["split"] == "heldout_id" for s in sets["eval_id"])
+    assert all(s.meta["split"] == "heldout" for s in sets["eval_ood"])
 
 
 def test_resume_keeps_finished_stages(smoke_run, capsys):
     """--resume on a finished run trains nothing again: the stage summaries and models are kept as they were."""
-    before = {name: (smoke_run / name / "stage_summary.json").read_text() for name in ("sft", "funrl", "sft_control")}
+    before = {
+        name: (smoke_run / name / "stage_summary.json").read_text() for name in ("warmup", "funrl", "sft_control")
+    }
     weights = (smoke_run / "funrl" / "model.safetensors").stat().st_mtime_ns
     assert main(["--output", str(smoke_run), "--smoke", "--seed", "3", "--resume"]) == 0
     out = capsys.readouterr().out
@@ -102,27 +122,31 @@ def test_refuses_non_empty_output(tmp_path, capsys):
 
 
 @pytest.mark.parametrize(
-    "minutes, spent_s, sft_s, rl_s",
+    "rl_steps, control_steps",
     [
-        (10, 0, 202.5, 123.75),  # 600 s - 150 s evaluation reserve = 450 s of training: 45% / 27.5% / 27.5%
-        (10, 50, 180.0, 110.0),  # set-up took 50 s: the training stages shrink so the total still fits
-        (20, 0, 472.5, 288.75),
-        (2, 0, 27.0, 16.5),  # less than the reserve left: 60 s of training at least
+        (60, round(60 * CONTROL_STEPS_PER_RL_STEP)),  # the control gets RL's compute in SFT steps
+        (1, max(1, round(CONTROL_STEPS_PER_RL_STEP))),
     ],
 )
-def test_plan_fits_the_budget(minutes, spent_s, sft_s, rl_s):
-    plan = Plan.for_budget(minutes, spent_s=spent_s)
-    assert (plan.sft_s, plan.rl_s) == pytest.approx((sft_s, rl_s))
-    assert plan.size == "small"
+def test_control_gets_rl_compute_in_steps(rl_steps, control_steps):
+    assert Plan(rl_steps=rl_steps).control_steps == control_steps
 
 
-def test_results_markdown_marks_missing_categories():
-    rows = {"SFT": {"simple": 0.5, "multiple": None, "overall": 0.25}}
-    meta = {"split": "heldout", "entries": 4, "seed": 0, "threads": 1, "load": 0.5,
-            "stages": [{"stage": "sft", "seconds": 1.0, "clock": "cpu", "wall_seconds": 2.0, "steps": 3}]}  # fmt: skip
-    text = results_markdown(rows, None, meta)
-    assert "| SFT | 50.0 | — | — | — | — | 25.0 |" in text
-    assert "- sft: 1 s cpu, 2 s wall, 3 steps" in text
+def test_results_markdown_tables():
+    acc = {"simple": 0.5, "multiple": None, "parallel": 0.25, "parallel_multiple": 0.0, "irrelevance": 1.0,
+           "overall": 0.4}  # fmt: skip
+    table = {"eval_id": {"start (warm-up)": acc}, "eval_ood": {"start (warm-up)": {**acc, "simple": None}}}
+    meta = {"split": "heldout", "entries": 4, "seed": 0, "threads": 1, "total_wall_seconds": 12.0,
+            "stages": [{"stage": "funrl", "steps": 3, "planned_steps": 5, "capped_by_safety_net": True,
+                        "wall_seconds": 2.0, "frac_reward_zero_std": 0.25, "reward_first_10": 0.1,
+                        "reward_last_10": 0.3}]}  # fmt: skip
+    text = results_markdown(table, None, meta)
+    # calling = mean of the scored calling categories: (50 + 25 + 0) / 3
+    assert "| start (warm-up) | 50.0 | — | 25.0 | 0.0 | 100.0 | 25.0 | 40.0 |" in text
+    assert "| start (warm-up) | — | — | 25.0 | 0.0 | 100.0 | 12.5 | 40.0 |" in text
+    assert (
+        "- funrl: 3/5 steps (stopped by the wall-clock safety net), 2 s wall; mean frac_reward_zero_std 0.25" in text
+    )
 
 
 # ---- the compact prompt style of funrl.template -----------------------------------------------------------------
@@ -186,6 +210,15 @@ def test_compact_prompt_is_opt_in_and_shorter():
     assert compact.startswith(COMPACT_SYSTEM_PROMPT) and '"parameters"' not in compact
     assert all(t["name"] + "(" in compact for t in sample.tools)
     assert len(compact) < len(default) / 2
+
+
+def test_compact_bfcl_prompt_is_plain_calls():
+    """The toy base's prompt: the compact signatures under a one-line instruction for plain calls (no think)."""
+    sample = generate("train", n=1, seed=0)[0]
+    sample.meta["prompt_style"] = "compact"
+    system = prompt_messages(sample, "bfcl-prompt")[0]["content"]
+    assert system.startswith(COMPACT_BFCL_SYSTEM_PROMPT) and "<think>" not in system
+    assert all(tool_signature(t) in system for t in sample.tools)
 
 
 def test_unknown_prompt_style_is_an_error():

@@ -16,6 +16,7 @@ from typing import Any
 from funrl.schema import Sample
 
 EVAL_CATEGORIES = ("simple", "multiple", "parallel", "parallel_multiple", "irrelevance")
+CALLING_CATEGORIES = EVAL_CATEGORIES[:4]
 CURVE_KEYS = (("reward", "reward"), ("kl", "KL to reference"), ("entropy", "token entropy"),
               ("entropy_adv/bonus_mean", "entropy bonus"))  # fmt: skip
 
@@ -39,7 +40,7 @@ def evaluate_greedy(
 
 
 def pass_at_k(model: str, samples: list[Sample], k: int, temperature: float, max_new_tokens: int,
-              seed: int) -> dict[str, Any]:  # fmt: skip
+              seed: int, fmt: str = "funrl") -> dict[str, Any]:  # fmt: skip
     """k sampled completions per prompt at `temperature`, scored by `funrl.score.score_samples`.
 
     Returns:
@@ -58,7 +59,7 @@ def pass_at_k(model: str, samples: list[Sample], k: int, temperature: float, max
     pairs = []
     for start in range(0, len(samples), backend.batch_size):
         batch = samples[start : start + backend.batch_size]
-        enc = tok([render_prompt(tok, s, "funrl") for s in batch], return_tensors="pt", padding=True,
+        enc = tok([render_prompt(tok, s, fmt) for s in batch], return_tensors="pt", padding=True,
                   add_special_tokens=False)  # fmt: skip
         with torch.no_grad():
             gen = backend.model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=True, temperature=temperature,
@@ -69,7 +70,7 @@ def pass_at_k(model: str, samples: list[Sample], k: int, temperature: float, max
             cut = next((i for i, t in enumerate(row) if t in stop), len(row))
             sample = batch[j // k]
             pairs.append(({"id": sample.id, "output": tok.decode(row[:cut], skip_special_tokens=True)}, sample))
-    result = score_samples(pairs, "funrl", progress=False)
+    result = score_samples(pairs, fmt, progress=False)
     hits: dict[str, list[int]] = {}
     for (_record, sample), entry in zip(pairs, result.per_entry):
         hits.setdefault(sample.id, []).append(int(bool(entry["valid"])))
@@ -133,27 +134,53 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.1f}"
 
 
-def results_markdown(rows: dict[str, dict[str, float | None]], pass_k: dict[str, Any] | None, meta: dict) -> str:
-    """The results table: greedy pass@1 per category for each model, then the SFT model's pass@k."""
-    head = "| model | " + " | ".join(EVAL_CATEGORIES) + " | overall |"
-    lines = [f"# Quickstart results ({meta['split']} split, {meta['entries']} prompts, seed {meta['seed']})", "",
-             "Greedy pass@1 (%), scored by funrl's BFCL checker.", "", head,
-             "|" + "---|" * (len(EVAL_CATEGORIES) + 2)]  # fmt: skip
-    for name, acc in rows.items():
-        lines.append(f"| {name} | " + " | ".join(_pct(acc.get(c)) for c in (*EVAL_CATEGORIES, "overall")) + " |")
+def calling(acc: dict[str, Any]) -> float | None:
+    """Mean accuracy over the calling categories (every category but irrelevance) that were scored."""
+    values = [acc[c] for c in CALLING_CATEGORIES if acc.get(c) is not None]
+    return sum(values) / len(values) if values else None
+
+
+def _row(name: str, acc: dict[str, Any]) -> str:
+    cells = [acc.get(c) for c in EVAL_CATEGORIES] + [calling(acc), acc.get("overall")]
+    return f"| {name} | " + " | ".join(_pct(v) for v in cells) + " |"
+
+
+SPLIT_TITLES = {"eval_id": "in distribution (seen templates, fresh combinations)",
+                "eval_ood": "out of distribution (unseen template and joiner, partly unseen values)"}  # fmt: skip
+
+
+def results_markdown(table: dict[str, dict[str, dict[str, Any]]], pass_k: dict[str, Any] | None, meta: dict) -> str:
+    """The results tables: greedy pass@1 per category of every model on each split, the start model's pass@k and
+    sampled pass@1, and the RL stage's signal (`frac_reward_zero_std`)."""
+    head = "| model | " + " | ".join(EVAL_CATEGORIES) + " | calling | overall |"
+    rule = "|" + "---|" * (len(EVAL_CATEGORIES) + 3)
+    lines = [
+        f"# Quickstart results (seed {meta['seed']}, {meta['split']} splits, {meta['entries']} prompts each)",
+        "",
+        "Greedy pass@1 (%), scored by funrl's BFCL checker. `calling` = mean over the four calling categories.",
+    ]
+    for split, rows in table.items():
+        lines += ["", f"## {meta['split']} split, {SPLIT_TITLES.get(split, split)}", "", head, rule]
+        lines += [_row(name, acc) for name, acc in rows.items()]
     if pass_k:
         cats = pass_k["categories"]
-        lines.append(f"| SFT pass@{pass_k['k']} (T={pass_k['temperature']:g}, {pass_k['prompts']} prompts) | "
-                     + " | ".join(_pct(cats.get(c, {}).get("pass_at_k")) for c in EVAL_CATEGORIES)
-                     + f" | {_pct(pass_k['pass_at_k'])} |")  # fmt: skip
-        lines.append(f"| SFT sampled pass@1 (T={pass_k['temperature']:g}) | "
-                     + " | ".join(_pct(cats.get(c, {}).get("mean_sampled")) for c in EVAL_CATEGORIES)
-                     + f" | {_pct(pass_k['mean_sampled'])} |")  # fmt: skip
-    lines += ["", "Stages (seconds on the budget clock, wall seconds, optimizer steps):", ""]
+        lines += ["", f"## Headroom at the start of RL (in distribution, {pass_k['prompts']} prompts, "
+                  f"T={pass_k['temperature']:g})", "", head, rule,
+                  _row(f"start pass@{pass_k['k']}", {c: cats.get(c, {}).get("pass_at_k") for c in EVAL_CATEGORIES}
+                       | {"overall": pass_k["pass_at_k"]}),
+                  _row("start sampled pass@1", {c: cats.get(c, {}).get("mean_sampled") for c in EVAL_CATEGORIES}
+                       | {"overall": pass_k["mean_sampled"]})]  # fmt: skip
+    lines += ["", "## Stages", ""]
     for stage in meta["stages"]:
-        lines.append(f"- {stage['stage']}: {stage['seconds']:.0f} s {stage['clock']}, {stage['wall_seconds']:.0f} s "
-                     f"wall, {stage['steps']} steps")  # fmt: skip
-    lines += ["", "Control = the SFT model trained further on the same demonstrations for the seconds RL used. "
-              "SFT data leave out parallel_multiple; RL prompts include it (reward only, no demonstration).",
-              f"Torch threads: {meta['threads']}; load average at start: {meta['load']:.1f}."]  # fmt: skip
+        extra = ""
+        if "frac_reward_zero_std" in stage:
+            extra = (f"; mean frac_reward_zero_std {stage['frac_reward_zero_std']:.2f}, reward "
+                     f"{stage.get('reward_first_10', 0):.2f} (first 10 steps) -> {stage.get('reward_last_10', 0):.2f} "
+                     "(last 10)")  # fmt: skip
+        capped = " (stopped by the wall-clock safety net)" if stage.get("capped_by_safety_net") else ""
+        lines.append(f"- {stage['stage']}: {stage['steps']}/{stage.get('planned_steps', stage['steps'])} steps"
+                     f"{capped}, {stage['wall_seconds']:.0f} s wall{extra}")  # fmt: skip
+    lines += ["", "Start = the toy base after the format warm-up. Control = the warm-up SFT continued on the same "
+              "demonstrations for RL's compute. Evaluation queries never appear in any training data.",
+              f"Torch threads: {meta['threads']}; total wall time {meta['total_wall_seconds']:.0f} s."]  # fmt: skip
     return "\n".join(lines) + "\n"

@@ -1,0 +1,308 @@
+"""The CPU demo's stages, shared by `funrl quickstart` and `funrl ablate`: the toy data through `funrl prepare`, the
+format warm-up and the control (`funrl sft`), FunRL or GRPO (`funrl train`) and the evaluation, each budgeted in
+optimizer steps with progress, an ETA and a wall-clock safety net.
+
+    from funrl.toy.pipeline import Plan, build_data, run_sft, run_rl
+    plan = Plan()                                   # the quickstart's sizes and step budgets
+    paths = build_data(Path("runs/qs"), seed=0, plan=plan)
+
+Why the numbers are what they are: docs/quickstart_results.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from funrl.schema import read_samples, write_samples
+from funrl.toy.evaluation import category_accuracy, evaluate_greedy
+
+WARMUP_MIX = {"simple": 0.3, "multiple": 0.25, "parallel": 0.15, "parallel_multiple": 0.1, "irrelevance": 0.2}
+# The no-call answer `[]` must not pay on most prompts (it is right only on irrelevance), and the multi-call
+# categories, where the base is weakest, get half the prompts.
+RL_MIX = {"simple": 0.2, "multiple": 0.2, "parallel": 0.25, "parallel_multiple": 0.25, "irrelevance": 0.1}
+CONTROL_STEPS_PER_RL_STEP = 3.0
+EVAL_SPLITS = {"heldout": ("heldout_id", "heldout"), "validation": ("validation_id", "validation")}
+
+
+@dataclass
+class Plan:
+    """Sizes and step budgets of one quickstart run."""
+
+    warmup_steps: int = 40
+    rl_steps: int = 60
+    n_eval: int = 200
+    k: int = 8
+    pass_k_prompts: int = 64
+    warmup_lr: float = 1e-3
+    rl_lr: float = 2e-4
+    sft_batch: int = 32
+    rl_prompts_per_step: int = 4
+    num_generations: int = 8
+    max_new_tokens: int = 128
+    temperature: float = 1.0
+    beta: float = 0.001
+    max_stage_minutes: float = 8.0
+    rl_mix: dict[str, float] | None = None
+
+    @property
+    def control_steps(self) -> int:
+        return max(1, round(CONTROL_STEPS_PER_RL_STEP * self.rl_steps))
+
+    @classmethod
+    def smoke(cls) -> Plan:
+        return cls(warmup_steps=2, rl_steps=2, n_eval=10, k=2, pass_k_prompts=6, max_new_tokens=24,
+                   num_generations=2, rl_prompts_per_step=2, sft_batch=8)  # fmt: skip
+
+
+def parse_mix(text: str) -> dict[str, float]:
+    """`"simple=0.5,parallel=0.5"` -> `{"simple": 0.5, "parallel": 0.5}` (categories of `funrl.toy.world`)."""
+    from funrl.toy.world import CATEGORIES
+
+    mix = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, value = part.partition("=")
+        if not sep or name not in CATEGORIES:
+            raise argparse.ArgumentTypeError(f"{part!r}: expected category=weight with a category in {CATEGORIES}")
+        try:
+            mix[name] = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{part!r}: weight {value!r} is not a number") from None
+    if not mix or sum(mix.values()) <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: no category with a positive weight")
+    return mix
+
+
+def log(message: str) -> None:
+    print(f"[quickstart {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Data
+
+
+def build_data(out: Path, seed: int, plan: Plan, judge_url: str | None = None, judge_model: str | None = None,
+               eval_split: str = "heldout") -> dict[str, Path]:  # fmt: skip
+    """Raw toy records -> `funrl prepare` -> `data/{warmup,rl}.jsonl` and the two evaluation splits."""
+    from funrl.data.prepare import main as prepare_main
+    from funrl.toy.base import compact, excluded_queries
+    from funrl.toy.world import generate, to_xlam
+
+    data = out / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    banned = excluded_queries()
+    warm = generate("train", n=2 * plan.warmup_steps * plan.sft_batch + 50, seed=seed, mix=WARMUP_MIX)
+    rl = generate("train", n=2 * plan.rl_steps * plan.rl_prompts_per_step + 50, seed=seed + 1000,
+                  mix=plan.rl_mix or RL_MIX)  # fmt: skip
+    for s in rl:
+        s.id = s.id.replace("toy-train", "toy-rl")
+    raw = data / "raw_xlam.jsonl"
+    with raw.open("w", encoding="utf-8") as handle:
+        for sample in warm + rl:
+            if sample.messages[-1]["content"] not in banned:  # an evaluation query is never a training example
+                handle.write(json.dumps(to_xlam(sample), ensure_ascii=False) + "\n")
+    argv = ["--input", str(raw), "--format", "xlam", "--output", str(data / "prepared"), "--no-progress",
+            "--val-ratio", "0", "--seed", str(seed), "--judge", judge_url or "none"]  # fmt: skip
+    argv += ["--judge-model", judge_model or ""] if judge_url else []
+    shared = Path(__file__).resolve().parents[3].parent / "shared" / "bfcl_data"  # a checkout beside the BFCL data
+    bfcl_dir = os.environ.get("BFCL_DATA_DIR") or (str(shared) if (shared / "possible_answer").is_dir() else None)
+    argv += ["--bfcl-data-dir", bfcl_dir] if bfcl_dir else ["--no-decontaminate"]
+    code = prepare_main(argv)
+    if code:
+        raise RuntimeError(f"funrl prepare failed with exit code {code}; see {data / 'prepared'}")
+    kept = read_samples(data / "prepared" / "train.jsonl")
+    id_split, ood_split = EVAL_SPLITS[eval_split]
+    sets = {
+        "warmup": [s for s in kept if "toy-train" in s.id],
+        "rl": [s for s in kept if "toy-rl" in s.id],
+        "eval_id": generate(id_split, n=plan.n_eval, seed=seed),
+        "eval_ood": generate(ood_split, n=plan.n_eval, seed=seed),
+    }
+    paths = {}
+    for name, samples in sets.items():
+        paths[name] = data / f"{name}.jsonl"
+        write_samples(compact(samples), paths[name])
+    return paths
+
+
+# ---------------------------------------------------------------------------------------------------
+# Training stages
+
+
+def progress_callback(name: str, total: int, minutes: float):
+    """A `TrainerCallback` printing `name: step i/total, elapsed, ETA` about ten times a stage, and stopping the stage
+    at the first step end past `minutes` of wall time (a safety net; `capped` records that it bound)."""
+    from transformers import TrainerCallback
+
+    class Progress(TrainerCallback):
+        capped = False
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.start = time.monotonic()
+
+        def on_step_end(self, args, state, control, **kwargs):
+            elapsed = time.monotonic() - self.start
+            step = state.global_step
+            if step == total or step % max(1, total // 10) == 0:
+                eta = elapsed / step * (total - step)
+                log(f"    {name}: step {step}/{total} ({100 * step / total:.0f}%), {elapsed:.0f} s, ETA {eta:.0f} s")
+            if elapsed > 60 * minutes and step < total:
+                self.capped = True
+                log(f"    {name}: stopped at step {step}/{total} by the {minutes:g}-minute safety net")
+                control.should_training_stop = True
+            return control
+
+    return Progress()
+
+
+def _common_args(out_dir: Path, seed: int, steps: int) -> list[str]:
+    return ["--output_dir", str(out_dir), "--seed", str(seed), "--bf16", "false", "--dtype", "float32",
+            "--save_strategy", "no", "--report_to", "none", "--logging_steps", "1", "--max_steps", str(steps),
+            "--dataloader_num_workers", "0", "--disable_tqdm", "true", "--activation_checkpointing", "false"]  # fmt: skip
+
+
+def run_sft(model: str, data: Path, out_dir: Path, steps: int, plan: Plan, seed: int, name: str) -> dict[str, Any]:
+    """`funrl sft` from `model` on `data` for `steps` optimizer steps (constant lr after a short warm-up)."""
+    from funrl.sft import build_trainer, make_parser
+
+    argv = ["--model_name_or_path", model, "--dataset_name", str(data), "--per_device_train_batch_size",
+            str(plan.sft_batch), "--learning_rate", str(plan.warmup_lr), "--lr_scheduler_type",
+            "constant_with_warmup", "--warmup_steps", str(min(10, steps // 4)), "--max_length", "512",
+            *_common_args(out_dir, seed, steps)]  # fmt: skip
+    script_args, training_args, model_args = make_parser().parse_args_and_config(argv)
+    return _train(build_trainer(script_args, training_args, model_args), out_dir, steps, plan, name)
+
+
+def run_rl(model: str, data: Path, out_dir: Path, plan: Plan, seed: int, entropy_adv: bool = True) -> dict[str, Any]:
+    """`funrl train` (FunRL, or plain GRPO with `entropy_adv=False`: alpha 0) from `model` on the prompts of `data`."""
+    from funrl.train import build_trainer, make_parser
+
+    # The GRPO arm runs the same trainer with alpha = 0: its updates are exactly plain GRPO's (tests/test_trainer.py,
+    # test_alpha_zero_equals_plain_grpo), and it logs the same CoT-entropy metrics, so the two arms can be overlaid.
+    argv = ["--model_name_or_path", model, "--dataset_name", str(data), "--use_entropy_adv", "true",
+            "--entropy_adv_alpha", "0.4" if entropy_adv else "0.0",
+            "--loss_type", "grpo", "--beta", str(plan.beta), "--temperature", str(plan.temperature),
+            "--num_generations", str(plan.num_generations), "--per_device_train_batch_size",
+            str(plan.num_generations * plan.rl_prompts_per_step), "--max_completion_length", str(plan.max_new_tokens),
+            "--learning_rate", str(plan.rl_lr), "--lr_scheduler_type", "constant", "--warmup_steps", "0",
+            *_common_args(out_dir, seed, plan.rl_steps)]  # fmt: skip
+    script_args, training_args, model_args = make_parser().parse_args_and_config(argv)
+    trainer = build_trainer(script_args, training_args, model_args)
+    return _train(trainer, out_dir, plan.rl_steps, plan, "funrl" if entropy_adv else "grpo")
+
+
+def _train(trainer, out_dir: Path, steps: int, plan: Plan, name: str) -> dict[str, Any]:
+    progress = progress_callback(name, steps, plan.max_stage_minutes)
+    trainer.add_callback(progress)
+    wall, cpu = time.monotonic(), time.process_time()
+    trainer.train()
+    trainer.save_model(str(out_dir))
+    history = trainer.state.log_history
+    zero_std = [row["frac_reward_zero_std"] for row in history if "frac_reward_zero_std" in row]
+    rewards = [row["reward"] for row in history if "reward" in row]
+    summary = {
+        "stage": name,
+        "steps": trainer.state.global_step,
+        "planned_steps": steps,
+        "capped_by_safety_net": progress.capped,
+        "wall_seconds": round(time.monotonic() - wall, 1),
+        "cpu_seconds": round(time.process_time() - cpu, 1),
+        **({"frac_reward_zero_std": sum(zero_std) / len(zero_std)} if zero_std else {}),
+        **(
+            {
+                "reward_first_10": sum(rewards[:10]) / len(rewards[:10]),
+                "reward_last_10": sum(rewards[-10:]) / len(rewards[-10:]),
+            }
+            if rewards
+            else {}
+        ),  # fmt: skip
+    }
+    (out_dir / "stage_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (out_dir / "log_history.json").write_text(json.dumps(history, indent=1) + "\n")
+    if hasattr(trainer, "end"):
+        trainer.end()
+    log(f"    {name}: {summary['steps']} steps in {summary['wall_seconds']:.0f} s wall, saved to {out_dir}")
+    return summary
+
+
+def run_stage(out: Path, folder: str, resume: bool, fn, *fn_args, **kwargs) -> dict[str, Any]:
+    """Run a training stage, or keep it when resuming and its `stage_summary.json` exists."""
+    summary = out / folder / "stage_summary.json"
+    if resume and summary.is_file():
+        log(f"    {folder}/ already trained: kept")
+        return json.loads(summary.read_text())
+    return fn(*fn_args, **kwargs)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The whole run
+
+
+def evaluate_models(models: dict[str, Path], paths: dict[str, Path], out: Path, plan: Plan) -> dict[str, Any]:
+    """Greedy pass@1 per category of every model on both evaluation splits: `{split: {model: {category: acc}}}`. A
+    finished evaluation of the same entries (its results.json) is reused."""
+    table: dict[str, Any] = {}
+    for split in ("eval_id", "eval_ood"):
+        table[split] = {}
+        for name, path in models.items():
+            folder = out / "eval" / f"{path.name}-{split}"
+            done = folder / "results.json"
+            if done.is_file() and json.loads(done.read_text()).get("entries") == plan.n_eval:
+                result = json.loads(done.read_text())
+            else:
+                result = evaluate_greedy(str(path), paths[split], folder, plan.max_new_tokens)
+            table[split][name] = category_accuracy(result)
+    return table
+
+
+ARM_NAMES = {"warmup": "start (warm-up)", "grpo": "+ GRPO", "funrl": "+ FunRL", "sft_control": "+ SFT control"}
+
+
+def run_seed(out: Path, seed: int, plan: Plan, base: Path, rl_arms: tuple[str, ...] = ("funrl",), control: bool = True,
+             resume: bool = False, eval_split: str = "heldout", judge: tuple[str | None, str | None] = (None, None),
+             ) -> dict[str, Any]:  # fmt: skip
+    """Every stage of one seed in `out`: data, the format warm-up from `base`, each RL arm (`funrl`, `grpo`) from the
+    warm-up, the control, the greedy evaluation of every model on both splits and the start model's pass@k.
+
+    Returns:
+        `dict`: `accuracy` (`{split: {arm name: {category: acc}}}`), `start_pass_at_k`, `stages` (summaries) and
+        `histories` (`{rl arm: log history}`). Finished stages are kept when `resume` is set.
+    """
+    from funrl.toy.evaluation import pass_at_k
+
+    steps = 3 + len(rl_arms) + int(control)
+    log(f"1/{steps} data: toy world -> funrl prepare (rule stages)")
+    paths = {k: out / "data" / f"{k}.jsonl" for k in ("warmup", "rl", "eval_id", "eval_ood")}
+    if not (resume and all(p.is_file() for p in paths.values())):
+        paths = build_data(out, seed, plan, judge[0], judge[1], eval_split)
+    log(f"    { {k: len(read_samples(p)) for k, p in paths.items()} }; start model {base}")
+    log(f"2/{steps} format warm-up: {plan.warmup_steps} SFT steps (think/answer)")
+    stages = [run_stage(out, "warmup", resume, run_sft, str(base), paths["warmup"], out / "warmup",
+                        plan.warmup_steps, plan, seed, "warmup")]  # fmt: skip
+    for i, arm in enumerate(rl_arms):
+        log(f"{3 + i}/{steps} {arm}: {plan.rl_steps} steps from warmup/")
+        stages.append(run_stage(out, arm, resume, run_rl, str(out / "warmup"), paths["rl"], out / arm, plan, seed,
+                                entropy_adv=arm == "funrl"))  # fmt: skip
+    folders = ["warmup", *rl_arms]
+    if control:
+        log(f"{steps - 1}/{steps} control: warm-up SFT continued for {plan.control_steps} steps (RL's compute)")
+        stages.append(run_stage(out, "sft_control", resume, run_sft, str(out / "warmup"), paths["warmup"],
+                                out / "sft_control", plan.control_steps, plan, seed + 1, "sft_control"))  # fmt: skip
+        folders.append("sft_control")
+    log(f"{steps}/{steps} evaluation: greedy pass@1 of {len(folders)} models on 2 splits x {plan.n_eval}; start "
+        f"pass@{plan.k} on {plan.pass_k_prompts} prompts")  # fmt: skip
+    accuracy = evaluate_models({ARM_NAMES[f]: out / f for f in folders}, paths, out, plan)
+    pk_file = out / "eval" / "start_pass_at_k.json"
+    if resume and pk_file.is_file():
+        pk = json.loads(pk_file.read_text())
+    else:
+        samples = read_samples(paths["eval_id"])[: plan.pass_k_prompts]
+        pk = pass_at_k(str(out / "warmup"), samples, plan.k, plan.temperature, plan.max_new_tokens, seed)
+        pk_file.write_text(json.dumps(pk, indent=2) + "\n")
+    histories = {arm: json.loads((out / arm / "log_history.json").read_text()) for arm in rl_arms}
+    return {"accuracy": accuracy, "start_pass_at_k": pk, "stages": stages, "histories": histories, "paths": paths}
