@@ -230,7 +230,7 @@ def build_toy_base(args: ToyBaseArguments, command: str = "") -> Path:
     out = Path(args.output)
     work = Path(args.work_dir or f"{out}.work")
     work.mkdir(parents=True, exist_ok=True)
-    wall = time.monotonic()
+    wall, commit = time.monotonic(), _git_commit()  # the code that trains, not what the tree holds at the end
     trained = train_base(args, work)
     out.mkdir(parents=True, exist_ok=True)
     for stale in out.glob("*.safetensors"):
@@ -240,7 +240,7 @@ def build_toy_base(args: ToyBaseArguments, command: str = "") -> Path:
     config = json.loads((out / "config.json").read_text())
     facts = {
         "command": command or f"funrl toy-base --output {args.output} --steps {args.steps}",
-        "commit": _git_commit(),
+        "commit": commit,
         **{k: v for k, v in asdict(args).items() if k not in ("output", "work_dir")},
         "mix": BASE_MIX,
         "parameters": parameters,

@@ -34,13 +34,13 @@ EVAL_SPLITS = {"heldout": ("heldout_id", "heldout"), "validation": ("validation_
 class Plan:
     """Sizes and step budgets of one quickstart run."""
 
-    warmup_steps: int = 40
+    warmup_steps: int = 80
     rl_steps: int = 60
     n_eval: int = 200
     k: int = 8
     pass_k_prompts: int = 64
     warmup_lr: float = 1e-3
-    rl_lr: float = 2e-4
+    rl_lr: float = 3e-4
     sft_batch: int = 32
     rl_prompts_per_step: int = 4
     num_generations: int = 8
