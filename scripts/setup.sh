@@ -15,4 +15,9 @@ fi
 extras="${*:-}"
 if [ -n "$extras" ]; then spec=".[${extras// /,}]"; else spec="."; fi
 "$VENV/bin/python" -m pip install -q -e "$spec"
+# BFCL multi-turn (dev, or the `multiturn` extra): bfcl-eval's simulated API classes without its SDK dependencies;
+# funrl imports only those modules (funrl.multiturn.apis), which need mpmath alone.
+case ",${extras// /,}," in
+  *,dev,*|*,multiturn,*) "$VENV/bin/python" -m pip install -q --no-deps "bfcl-eval==2026.3.23" ;;
+esac
 echo "funrl installed in $VENV ($("$VENV/bin/python" -c 'import funrl, torch; print("funrl", funrl.__version__, "torch", torch.__version__)'))"
