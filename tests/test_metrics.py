@@ -33,6 +33,7 @@ OFFICIAL_KEYS = {
     "v3_non_live": "v3_non_live_overall",
     "v3_live": "v3_live_overall",
     "v3_overall": "v3_overall",
+    "v4_overall": "v4_overall_without_agentic",
 }
 
 

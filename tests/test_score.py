@@ -123,7 +123,8 @@ BAD_INPUTS = [
     ('{"output": "[f()]"}\n', ":1: missing field 'id'"),  # no id
     ('{"id": "simple_python_0", "output": null}\n', ":1: field 'output' must be a string, got NoneType"),
     ('{"id": 3, "output": "x"}\n', ":1: field 'id' must be a string, got int"),
-    ('\n{"id": "multi_turn_base_0", "output": "[]"}\n', ":2: id 'multi_turn_base_0' is not a BFCL single-turn"),
+    ('\n{"id": "multi_turn_base_0", "output": "[]"}\n', ":2: multi-turn id 'multi_turn_base_0' needs field 'result'"),
+    ('{"id": "multi_turn_base_0", "result": [["[]"], "x"]}\n', ":1: multi-turn id 'multi_turn_base_0' needs field"),
     ('{"id": "web_search_3", "output": "x"}\n', ":1: id 'web_search_3' is not a BFCL single-turn"),
     ('{"id": "nonsense", "output": "x"}\n', ":1: id 'nonsense' is not a BFCL single-turn"),
     ('{"id": "simple_python_0", "output": "x"}\n{"id": "simple_python_9999", "output": "x"}\n',

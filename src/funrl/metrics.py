@@ -8,17 +8,18 @@ BFCL's (bfcl-eval `generate_leaderboard_csv`, see the BFCL scoring spec, section
 * **v4 Live AST**: mean of the 4 live AST categories weighted by their BFCL entry counts;
 * **v4 Hallucination**: unweighted mean of irrelevance and live_irrelevance;
 * **v4 Live relevance**: live_relevance alone (shown by BFCL, not part of any overall);
-* **Multi-turn**: unweighted mean of the 4 multi-turn categories (funrl does not score them, but counts read
-  from the official checker can be passed in);
+* **Multi-turn**: unweighted mean of the 4 multi-turn categories (`funrl eval --categories multi_turn`);
 * **v3 Non-Live**: unweighted mean of Simple, Multiple, Parallel, Parallel Multiple and Irrelevance;
 * **v3 Live**: the 6 live categories (4 AST + live_irrelevance + live_relevance) weighted by entry count;
 * **v3 Overall**: unweighted mean of v3 Non-Live, v3 Live and Multi-turn. Multi-turn is not single-turn: when
   it was not scored it counts as 0, as BFCL does for a category that was not run, and the note says so;
+* **v4 Overall**: 0.1 Non-Live AST + 0.1 Live AST + 0.1 Hallucination + 0.3 Multi-turn + 0.4 Agentic. The agentic
+  categories (web search, memory) cannot be scored offline: they count as 0, as BFCL counts a category that was
+  not run, so the value is at most 60% and the note says so. Reported only once the other four are scored;
 * **Paper overall**: (v4 Non-Live AST + v4 Live AST) / 2, the "Overall" column of the FunRL / FunReason tables.
   Not a BFCL number; labelled as such.
 
-The v4 Overall needs the agentic categories (40% of it), which cannot be scored offline, so it is never
-reported. A group whose categories were not all scored is `None` and its note says which are missing, as in
+A group whose categories were not all scored is `None` and its note says which are missing, as in
 the official script. Weights are BFCL's entry counts (`dataset_size`), not the number of lines scored.
 
     from funrl.metrics import aggregate, render_markdown
@@ -55,6 +56,7 @@ GROUP_LABELS: dict[str, str] = {
     "v3_non_live": "v3 Non-Live",
     "v3_live": "v3 Live",
     "v3_overall": "v3 Overall",
+    "v4_overall": "v4 Overall (agentic counted as 0)",
 }
 
 
@@ -198,7 +200,7 @@ def aggregate(counts: Mapping[str, object], dataset_size: Mapping[str, int] | No
         # BFCL scores a category that was not run as 0 in its overall; say so instead of hiding it.
         v3_overall = GroupScore(
             (v3_non_live.value + v3_live.value) / 3,
-            f"multi-turn counted as 0 ({multi_turn.note}); funrl scores single-turn categories only",
+            f"multi-turn counted as 0 ({multi_turn.note}); add --categories multi_turn to score it",
         )
     else:
         v3_overall = _mean({"v3_non_live": v3_non_live, "v3_live": v3_live, "multi_turn": multi_turn})
@@ -206,17 +208,26 @@ def aggregate(counts: Mapping[str, object], dataset_size: Mapping[str, int] | No
     paper = _mean({"v4_non_live_ast": non_live, "v4_live_ast": live})
     if paper.value is not None:
         paper.note = "mean of Non-Live AST and Live AST, as in the FunRL tables; not a BFCL aggregate"
+    hallucination = _mean({n: acc(n) for n in HALLUCINATION})
+    v4_overall = _mean({"v4_non_live_ast": non_live, "v4_live_ast": live, "v4_hallucination": hallucination,
+                        "multi_turn": multi_turn})  # fmt: skip
+    if v4_overall.value is not None:
+        v4_overall = GroupScore(
+            0.1 * non_live.value + 0.1 * live.value + 0.1 * hallucination.value + 0.3 * multi_turn.value,
+            "agentic (web search, memory; 40% of it) not run: counted as 0, as BFCL does, so at most 60%",
+        )
     relevance = acc("live_relevance")
     groups = {
         "v4_non_live_ast": non_live,
         "v4_live_ast": live,
         "paper_overall": paper,
-        "v4_hallucination": _mean({n: acc(n) for n in HALLUCINATION}),
+        "v4_hallucination": hallucination,
         "v4_live_relevance": GroupScore(relevance) if relevance is not None else _missing(["live_relevance"]),
         "multi_turn": multi_turn,
         "v3_non_live": v3_non_live,
         "v3_live": v3_live,
         "v3_overall": v3_overall,
+        "v4_overall": v4_overall,
     }
     return BFCLScores(categories=cats, groups=groups)
 
@@ -238,6 +249,7 @@ SUMMARY_COLUMNS: tuple[tuple[str, str], ...] = (
     ("v4_hallucination", "Hallucination"),
     ("v4_live_relevance", "Live relevance"),
     ("multi_turn", "Multi-turn"),
+    ("v4_overall", "v4 Overall"),
 )
 
 
@@ -253,7 +265,7 @@ def render_markdown(runs: Mapping[str, BFCLScores], categories: bool = True) -> 
     ```python
     >>> print(render_markdown({"m": aggregate({"irrelevance": (200, 240), "live_irrelevance": (884, 884)})},
     ...                       categories=False).splitlines()[2])
-    | m | N/A | N/A | N/A | N/A | 91.67 | N/A | N/A |
+    | m | N/A | N/A | N/A | N/A | 91.67 | N/A | N/A | N/A |
 
     ```
     """
@@ -275,7 +287,7 @@ def render_markdown(runs: Mapping[str, BFCLScores], categories: bool = True) -> 
     for name, scores in runs.items():
         for key, label in SUMMARY_COLUMNS:
             note = scores.groups[key].note
-            if note and (scores.groups[key].value is None or key == "v3_overall"):
+            if note and (scores.groups[key].value is None or key in ("v3_overall", "v4_overall")):
                 notes.append(f"- {name}: {label}: {note}")
     if notes:
         lines += ["", *notes]

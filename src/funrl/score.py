@@ -10,6 +10,11 @@ v3 overall, and the paper's overall = mean of Non-Live AST and Live, labelled as
     funrl score --outputs out.jsonl --format bfcl-prompt --per-entry verdicts.jsonl --json
     funrl score --outputs runs/eval-toy/generations.jsonl --samples heldout.jsonl   # canonical samples, not BFCL
 
+Multi-turn lines (ids of `multi_turn_base`, `multi_turn_miss_func`, `multi_turn_miss_param`,
+`multi_turn_long_context`) have BFCL's result-file shape, `{"id": ..., "result": [[step text, ...], ...]}` (one list
+of raw step texts per turn, e.g. `funrl eval`'s `generations_multi_turn.jsonl` or bfcl's own result files), and are
+scored by `funrl.multiturn.checker` (the bfcl-eval API classes must be installed: `bash scripts/setup.sh dev`).
+
 With `--samples FILE` the ids are looked up in that canonical JSONL file (`funrl.schema`; e.g. the samples given to
 `funrl eval --samples`, or a `funrl prepare` split) instead of the BFCL data, and categories that are not BFCL
 names are reported with their own line counts.
@@ -20,7 +25,7 @@ names are reported with their own line counts.
 under `unsupported` (a warning says so), so a group that needs them is N/A rather than silently wrong.
 
 Errors (exit code 2, message naming file and line): a line that is not a JSON object, a missing or non-string
-`id`/`output`, an id of a category that is not single-turn, an id absent from the BFCL data (or from `--samples`).
+`id`/`output` (`result` for multi-turn), an id of an agentic category, an id absent from the BFCL data (or from `--samples`).
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ from typing import Any
 
 from funrl.bfcl import SINGLE_TURN, category_of, find_data_dir, load_category
 from funrl.metrics import BFCLScores, aggregate, render_markdown
+from funrl.multiturn import is_multi_turn
+from funrl.multiturn.evaluate import valid_result
 from funrl.schema import SchemaError
 
 FORMATS = ("funrl", "bfcl-prompt", "qwen-fc")
@@ -84,7 +91,7 @@ def read_outputs(path: str | Path, bfcl: bool = True) -> list[tuple[int, dict[st
                 raise ScoreInputError(f"{where}: invalid JSON ({exc.msg} at column {exc.colno})") from None
             if not isinstance(record, dict):
                 raise ScoreInputError(f"{where}: expected a JSON object, got {type(record).__name__}")
-            for name in ("id", "output"):
+            for name in ("id",) if is_multi_turn(str(record.get("id"))) and bfcl else ("id", "output"):
                 if name not in record:
                     raise ScoreInputError(f"{where}: missing field {name!r}")
                 if not isinstance(record[name], str):
@@ -94,6 +101,14 @@ def read_outputs(path: str | Path, bfcl: bool = True) -> list[tuple[int, dict[st
             if not bfcl:
                 rows.append((lineno, record, None))
                 continue
+            if is_multi_turn(str(record.get("id"))):  # BFCL's multi-turn result shape: {"id", "result": [[...]]}
+                if not valid_result(record.get("result")):
+                    raise ScoreInputError(
+                        f"{where}: multi-turn id {record.get('id')!r} needs field 'result': a list of turns, each a "
+                        "list of step texts (BFCL's result-file shape)"
+                    )
+                rows.append((lineno, record, record["id"].rsplit("_", 1)[0]))
+                continue
             try:
                 category = category_of(record["id"])
             except ValueError:
@@ -101,7 +116,7 @@ def read_outputs(path: str | Path, bfcl: bool = True) -> list[tuple[int, dict[st
             if category not in SINGLE_TURN:
                 raise ScoreInputError(
                     f"{where}: id {record['id']!r} is not a BFCL single-turn entry; funrl score handles "
-                    f"{', '.join(SINGLE_TURN)} (multi-turn and agentic categories need the official checker)"
+                    f"{', '.join(SINGLE_TURN)} and the 4 multi-turn categories (agentic categories need the official checker)"
                 )
             rows.append((lineno, record, category))
     return rows
@@ -140,15 +155,44 @@ def score_outputs(
     """
     root = find_data_dir(data_dir)
     index: dict[str, Any] = {}
+    multi = [cat for cat in dict.fromkeys(cat for _, _, cat in rows) if is_multi_turn(cat)]
     for category in dict.fromkeys(cat for _, _, cat in rows):
-        index.update((s.id, s) for s in load_category(root, category))
-    pairs = []
-    for lineno, record, _ in rows:
-        sample = index.get(record["id"])
-        if sample is None:
+        if category not in multi:
+            index.update((s.id, s) for s in load_category(root, category))
+    if multi:
+        from funrl.multiturn.data import load_entries
+
+        index.update((e.id, e) for e in load_entries(root, multi))
+    pairs, multi_pairs, order = [], [], []
+    for lineno, record, category in rows:
+        item = index.get(record["id"])
+        if item is None:
             raise ScoreInputError(f"{path}:{lineno}: id {record['id']!r} not found in the BFCL data ({root})")
-        pairs.append((record, sample))
-    return score_samples(pairs, fmt, progress=progress)
+        order.append(category in multi)
+        (multi_pairs if category in multi else pairs).append((record, item))
+    result = score_samples(pairs, fmt, progress=progress)
+    if not multi_pairs:
+        return result
+    from funrl.multiturn.evaluate import score_results
+
+    mt_rows, counts, errors = score_results([(r["result"], e) for r, e in multi_pairs], fmt)
+    mt_rows = [{**r, **row} for (r, _), row in zip(multi_pairs, mt_rows)]
+    merged = merge_multi_turn(result, [], counts, errors)
+    single_iter, multi_iter = iter(result.per_entry), iter(mt_rows)
+    merged.per_entry = [next(multi_iter) if m else next(single_iter) for m in order]  # input order
+    return merged
+
+
+def merge_multi_turn(
+    result: ScoreResult, rows: list[dict[str, Any]], counts: dict[str, list[int]], errors: dict[str, Counter]
+) -> ScoreResult:
+    """`result` with multi-turn verdicts added (`funrl.multiturn.evaluate.score_results`), aggregates recomputed."""
+    cats: dict[str, tuple[int, int]] = {c: (s.correct, s.scored) for c, s in result.scores.categories.items()}
+    sizes = {c: s.dataset_size for c, s in result.scores.categories.items()}
+    cats.update({c: (v[0], v[1]) for c, v in counts.items()})
+    return ScoreResult(
+        result.per_entry + rows, aggregate(cats, dataset_size=sizes), {**result.errors, **errors}, result.unsupported
+    )
 
 
 def score_against_samples(

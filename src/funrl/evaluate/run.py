@@ -42,7 +42,8 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--categories",
         default=None,
-        help="BFCL categories or groups, comma-separated (default: single_turn); with --samples, the file's categories",
+        help="BFCL categories or groups, comma-separated (default: single_turn; multi_turn or its 4 categories run "
+        "the multi-turn conversations); with --samples, the file's categories",
     )
     p.add_argument("--data-dir", default=None, help="BFCL data folder (default: $BFCL_DATA_DIR or bfcl-eval's data)")
     p.add_argument("--samples", default=None, help="evaluate canonical samples from this JSONL instead of BFCL")
@@ -92,8 +93,20 @@ def load_eval_samples(args: argparse.Namespace) -> list[Sample]:
             samples = [s for group in by_cat.values() for s in group[: args.limit]]
         return samples
     from funrl.bfcl import load_bfcl
+    from funrl.multiturn import is_multi_turn
 
-    return load_bfcl(args.data_dir, args.categories or "single_turn", limit=args.limit)
+    names = [c.strip() for c in (args.categories or "single_turn").split(",") if c.strip()]
+    single = [c for c in names if not is_multi_turn(c)]  # multi-turn names: load_multi_turn
+    return load_bfcl(args.data_dir, single, limit=args.limit) if single else []
+
+
+def load_multi_turn(args: argparse.Namespace) -> list:
+    """The BFCL multi-turn entries `--categories` asks for (`multi_turn` or its 4 categories); none with --samples."""
+    if args.samples or not args.categories:
+        return []
+    from funrl.multiturn.data import load_entries
+
+    return load_entries(args.data_dir, args.categories, limit=args.limit)
 
 
 class RunDirError(ValueError):
@@ -154,6 +167,28 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def build_backend(args: argparse.Namespace):
+    """The generation backend of `args` (built once, on first need)."""
+    if getattr(args, "_backend", None) is None:
+        args._backend = make_backend(
+            args.backend,
+            model=args.model,
+            lora=args.lora,
+            batch_size=args.batch_size,
+            max_new_tokens=args.max_new_tokens,
+            dtype=args.dtype,
+            device=args.device,
+            tensor_parallel_size=args.tensor_parallel_size,
+            gpu_memory_utilization=args.gpu_memory_utilization,
+            base_url=args.base_url,
+            api_key_env=args.api_key_env,
+            concurrency=args.concurrency,
+            timeout_s=args.timeout,
+            max_retries=args.max_retries,
+        )
+    return args._backend
+
+
 def generate_missing(args: argparse.Namespace, samples: list[Sample], out_dir: Path) -> tuple[dict[str, str], float]:
     """Generate the samples that `generations.jsonl` does not hold yet, appending each result as it arrives."""
     path = out_dir / "generations.jsonl"
@@ -171,22 +206,7 @@ def generate_missing(args: argparse.Namespace, samples: list[Sample], out_dir: P
         f"funrl eval: {len(samples) - len(todo)} entries already generated, {len(todo)} to go ({args.backend})",
         file=sys.stderr,
     )
-    backend = make_backend(
-        args.backend,
-        model=args.model,
-        lora=args.lora,
-        batch_size=args.batch_size,
-        max_new_tokens=args.max_new_tokens,
-        dtype=args.dtype,
-        device=args.device,
-        tensor_parallel_size=args.tensor_parallel_size,
-        gpu_memory_utilization=args.gpu_memory_utilization,
-        base_url=args.base_url,
-        api_key_env=args.api_key_env,
-        concurrency=args.concurrency,
-        timeout_s=args.timeout,
-        max_retries=args.max_retries,
-    )
+    backend = build_backend(args)
     start = time.perf_counter()
     with path.open("a", encoding="utf-8") as handle:
 
@@ -227,17 +247,29 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         samples = load_eval_samples(args)
+        entries = load_multi_turn(args)
     except (ValueError, FileNotFoundError) as exc:
         print(f"funrl eval: error: {exc}", file=sys.stderr)
         return 2
-    if not samples:
+    if not samples and not entries:
         print("funrl eval: error: no entries selected", file=sys.stderr)
         return 2
     out_dir = Path(args.output)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         check_run_config(args, out_dir)
-        outputs, gen_seconds = generate_missing(args, samples, out_dir)
+        outputs, gen_seconds = generate_missing(args, samples, out_dir) if samples else ({}, 0.0)
+        if entries:
+            from funrl.multiturn.evaluate import RESULTS_FILE, generate_results
+
+            start = time.perf_counter()
+            mt_results = generate_results(
+                entries,
+                args.format,
+                out_dir / RESULTS_FILE,
+                lambda batch: build_backend(args).generate(batch, args.format),
+            )
+            gen_seconds += time.perf_counter() - start
     except GenerationError as exc:
         print(
             f"funrl eval: error: {exc}\nfinished entries are kept; re-run the same command to resume", file=sys.stderr
@@ -248,6 +280,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     name = args.name or out_dir.name
     result = score_samples([({"id": s.id, "output": outputs[s.id]}, s) for s in samples], args.format)
+    if entries:
+        from funrl.multiturn.evaluate import score_results
+        from funrl.score import merge_multi_turn
+
+        result = merge_multi_turn(result, *score_results([(mt_results[e.id], e) for e in entries], args.format))
     with (out_dir / "per_entry.jsonl").open("w", encoding="utf-8") as handle:
         for row in result.per_entry:
             handle.write(json.dumps({k: row[k] for k in ("id", "category", "valid", "reason")}) + "\n")
@@ -256,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         "model": args.model,
         "backend": args.backend,
         "format": args.format,
-        "entries": len(samples),
+        "entries": len(samples) + len(entries),
         "generation_seconds": round(gen_seconds, 2),
         **result.to_dict(),
     }
@@ -269,7 +306,9 @@ def main(argv: list[str] | None = None) -> int:
     per_cat = {c: s["accuracy"] for c, s in summary["categories"].items()}
     plot_categories(per_cat, out_dir / "per_category.png", f"{name} ({args.format})")
     print(table)
-    print(f"\nwrote {out_dir}/: generations.jsonl, per_entry.jsonl, results.json, results.md, per_category.png")
+    files = "generations.jsonl, " if samples else ""
+    files += "generations_multi_turn.jsonl, " if entries else ""
+    print(f"\nwrote {out_dir}/: {files}per_entry.jsonl, results.json, results.md, per_category.png")
     return 0
 
 

@@ -157,6 +157,7 @@ def run_call(source: str, methods: Mapping[str, Callable[..., Any]]) -> str:
         return f"{ERROR_PREFIX}Function call {refused} is not allowed."
     try:
         tree = compile(source, "<string>", "eval", ast.PyCF_ONLY_AST)  # parses only: nothing runs
+        compile(tree, "<string>", "eval")  # the compiler's own syntax errors (e.g. a repeated keyword); never run
         return format_result(_Interpreter(methods).value(tree.body))
     except _Refused as exc:
         return f"{ERROR_PREFIX}funrl does not evaluate {exc} (only literals and public method calls)"
