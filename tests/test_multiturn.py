@@ -233,3 +233,39 @@ def test_scripted_step_renderings_decode_to_the_same_calls():
     for fmt in FORMATS:
         assert decode_step(render_step(calls, fmt), fmt) == expected[fmt]
         assert decode_step(render_step([], fmt), fmt) is None
+
+
+@needs_apis
+@pytest.mark.parametrize(
+    "fmt",
+    ["funrl", pytest.param("bfcl-prompt", marks=pytest.mark.slow), pytest.param("qwen-fc", marks=pytest.mark.slow)],
+)
+def test_loop_with_tiny_model_and_hf_backend(entries, tiny_model_dir, fmt):
+    """A real model through the hf backend: a BFCL entry cut to 2 turns and 3 functions (CPU-sized prompts)."""
+    import dataclasses
+
+    from funrl.evaluate.backends import make_backend
+    from funrl.multiturn.checker import check_trajectory
+    from funrl.multiturn.evaluate import valid_result
+    from funrl.multiturn.loop import Conversation, run_conversations
+
+    full = entries["multi_turn_base_0"]
+    entry = dataclasses.replace(
+        full,
+        turns=full.turns[:2],
+        ground_truth=full.ground_truth[:2],
+        functions=[f for f in full.functions if f["name"] in ("cd", "ls", "pwd")],
+    )
+    backend = make_backend("hf", model=str(tiny_model_dir), max_new_tokens=8, device="cpu", batch_size=2)
+    convs = [Conversation(entry, fmt, max_steps=2), Conversation(entry, fmt, max_steps=2)]
+    run_conversations(convs, lambda samples: backend.generate(samples, fmt), progress=False)
+    for conv in convs:
+        assert conv.done and valid_result(conv.result)
+        assert conv.result == convs[0].result  # greedy: both conversations identical
+        verdict = check_trajectory(entry, conv.result, fmt)
+        assert verdict.valid is False and verdict.reason in {
+            "multi_turn:empty_turn_model_response",
+            "multi_turn:force_terminated",
+            "multi_turn:instance_state_mismatch",
+            "multi_turn:execution_response_mismatch",
+        }
