@@ -242,19 +242,40 @@ class CotMasker:
             self._pieces[token_id] = text
         return text
 
-    def __call__(self, completion_ids: torch.Tensor, completion_mask: torch.Tensor) -> torch.Tensor:
+    def __call__(
+        self, completion_ids: torch.Tensor, completion_mask: torch.Tensor, step_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """
         Args:
             completion_ids (`torch.Tensor` of shape `(B, T)`): generated token ids (right-padded).
             completion_mask (`torch.Tensor` of shape `(B, T)`): 1 on real completion tokens.
+            step_mask (`torch.Tensor` of shape `(B, T)`, *optional*): TRL's `tool_mask` (1 on model tokens, 0 on
+                tool results and other inserted text) for multi-step rollouts: each run of model tokens is one
+                assistant step, and the think span of every step is marked.
 
         Returns:
-            `torch.Tensor` of shape `(B, T)`, dtype bool: True strictly inside the think span.
+            `torch.Tensor` of shape `(B, T)`, dtype bool: True strictly inside the think span (of each step).
         """
         ids = completion_ids.tolist()
         lengths = completion_mask.sum(dim=-1).tolist()
+        steps = step_mask.tolist() if step_mask is not None else None
         rows = []
-        for row, n in zip(ids, lengths):
-            inside = cot_mask_from_pieces([self.piece(t) for t in row[: int(n)]], self.think_start, self.think_end)
+        for b, (row, n) in enumerate(zip(ids, lengths)):
+            n = int(n)
+            inside: list[bool] = []
+            start = 0
+            while start < n:  # one segment per assistant step (the whole completion without a step mask)
+                end = start + 1
+                if steps is not None:
+                    while end < n and steps[b][end] == steps[b][start]:
+                        end += 1
+                else:
+                    end = n
+                if steps is None or steps[b][start]:
+                    pieces = [self.piece(t) for t in row[start:end]]
+                    inside += cot_mask_from_pieces(pieces, self.think_start, self.think_end)
+                else:
+                    inside += [False] * (end - start)
+                start = end
             rows.append(inside + [False] * (len(row) - len(inside)))
         return torch.tensor(rows, dtype=torch.bool, device=completion_ids.device).reshape(completion_ids.shape)

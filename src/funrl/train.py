@@ -10,7 +10,9 @@ with the precedence dataclass default < recipe YAML < command line:
     accelerate launch --config_file recipes/accelerate/zero3.yaml -m funrl.train --config recipe.yaml
 
 `model_name_or_path: funrl-tiny` (or `funrl-tiny:<size>[:<seed>]`) builds a random-weight tiny model locally
-(`funrl.toy.tiny_model`); `dataset_name: toy` generates the built-in toy world (`funrl.toy.world`). LoRA: `use_peft: true`
+(`funrl.toy.tiny_model`); `dataset_name: toy` generates the built-in toy world (`funrl.toy.world`);
+`dataset_name: toy-multiturn` trains multi-turn tool use on `funrl.toy.multiturn` (rollouts call the tools;
+`reward_funcs: [multi_turn]`; docs/multiturn.md). LoRA: `use_peft: true`
 (+ `lora_r`, `lora_alpha`, `lora_target_modules`). Logging: `report_to: tensorboard` or `wandb`.
 """
 
@@ -24,6 +26,7 @@ from funrl.configs import FunRLConfig, FunRLScriptArguments
 
 TINY_MODEL = "funrl-tiny"
 DEFAULT_TOY_SIZE = 256
+TOY_MULTI_TURN = "toy-multiturn"  # dataset_name of the multi-turn toy world (funrl.toy.multiturn)
 
 
 def make_parser():
@@ -155,8 +158,12 @@ def build_trainer(script_args: FunRLScriptArguments, training_args: FunRLConfig,
         init_kwargs.update(quantization_config=quantization_config, device_map=get_kbit_device_map())
     training_args.model_init_kwargs = {**init_kwargs, **(training_args.model_init_kwargs or {})}
     # Checked before the model loads, so bad input fails in seconds with a message naming it.
-    reward_funcs = load_reward_funcs(script_args.reward_funcs, fmt=script_args.prompt_format)
-    dataset = build_dataset(script_args)
+    extra: dict[str, Any] = {}
+    if script_args.dataset_name == TOY_MULTI_TURN:  # multi-turn FunRL: rollouts call the tools (funrl.multiturn)
+        reward_funcs, dataset, extra["rollout_func"] = build_multi_turn(script_args)
+    else:
+        reward_funcs = load_reward_funcs(script_args.reward_funcs, fmt=script_args.prompt_format)
+        dataset = build_dataset(script_args)
     _check_chat_template(model_path, model_args, training_args)
     return FunRLTrainer(
         model=model_path,
@@ -164,7 +171,23 @@ def build_trainer(script_args: FunRLScriptArguments, training_args: FunRLConfig,
         args=training_args,
         train_dataset=dataset,
         peft_config=get_peft_config(model_args),
+        **extra,
     )
+
+
+def build_multi_turn(script_args: FunRLScriptArguments):
+    """`(reward_funcs, dataset, rollout_func)` for multi-turn FunRL on the toy multi-turn world: the reward is the
+    strict binary multi-turn verdict (`reward_funcs` must be `[multi_turn]`), rollouts run `funrl.multiturn.loop`."""
+    from datasets import Dataset
+
+    from funrl.multiturn.rollout import make_rollout, rows_for
+    from funrl.toy.multiturn import MAX_STEPS, generate_entries
+
+    if list(script_args.reward_funcs) != ["multi_turn"]:
+        raise ValueError(f"dataset_name={TOY_MULTI_TURN}: set reward_funcs: [multi_turn] (the multi-turn verdict)")
+    entries = generate_entries(script_args.max_train_samples or DEFAULT_TOY_SIZE, seed=script_args.toy_seed)
+    rollout_func, reward = make_rollout(entries, script_args.prompt_format, max_steps=MAX_STEPS)
+    return [reward], Dataset.from_list(rows_for(entries, script_args.prompt_format)), rollout_func
 
 
 def _check_chat_template(model_path: str, model_args: Any, training_args: FunRLConfig) -> None:

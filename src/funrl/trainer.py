@@ -119,7 +119,8 @@ class FunRLTrainer(GRPOTrainer):
         if advantages.dim() != 1:
             raise ValueError(f"FunRLTrainer expects (B,) advantages from TRL, got shape {tuple(advantages.shape)}")
         mask = completion_mask if "tool_mask" not in inputs else completion_mask * inputs["tool_mask"]
-        cot_mask = self._cot_masker(completion_ids, completion_mask) & mask.bool()
+        # with tool results in the completion (multi-turn), each assistant step's think span counts
+        cot_mask = self._cot_masker(completion_ids, completion_mask, inputs.get("tool_mask")) & mask.bool()
         out = entropy_advantages(
             advantages,
             entropies,

@@ -81,8 +81,8 @@ def check_trajectory(entry: MultiTurnEntry, result: Any, fmt: str = "funrl") -> 
 
 def check_decoded(entry: MultiTurnEntry, decoded: list[list[list[str]]]) -> Verdict:
     """The per-turn checks on already decoded steps (call strings per step per turn)."""
-    model = Environment(entry.involved_classes, entry.initial_config, entry.long_context)
-    truth = Environment(entry.involved_classes, entry.initial_config, entry.long_context)
+    model = Environment(entry.involved_classes, entry.initial_config, entry.long_context, entry.api_classes)
+    truth = Environment(entry.involved_classes, entry.initial_config, entry.long_context, entry.api_classes)
     all_model_results: list[str] = []
     for turn, (steps, truth_calls) in enumerate(zip(decoded, entry.ground_truth)):
         for step in steps:

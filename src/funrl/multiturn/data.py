@@ -35,6 +35,7 @@ class MultiTurnEntry:
         initial_config: class name -> scenario.
         involved_classes: API classes, in BFCL's order.
         ground_truth: call strings per turn (an empty list: the model should not be able to act).
+        api_classes: classes that are not BFCL's, by name (the toy world's); BFCL's are loaded from bfcl-eval.
     """
 
     id: str
@@ -45,6 +46,7 @@ class MultiTurnEntry:
     involved_classes: list[str]
     ground_truth: list[list[str]]
     missed: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    api_classes: dict[str, type] = field(default_factory=dict)
 
     @property
     def long_context(self) -> bool:

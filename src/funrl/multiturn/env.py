@@ -6,7 +6,8 @@
 
 Instances are built as BFCL builds them: the class with no arguments, then (except stateless classes) its
 scenario loaded from a deep copy of the entry's `initial_config`, with `long_context=True` in the
-long-context category. Method names map to the instance of the last involved class that defines them (BFCL's
+long-context category. Classes other than BFCL's (e.g. the toy world's, `funrl.toy.multiturn`) are passed
+in `classes`; they follow the same protocol (`_load_scenario(config, long_context=...)`). Method names map to the instance of the last involved class that defines them (BFCL's
 mapping order). Calls run through `funrl.multiturn.execute.run_call`: dispatch by name, never `eval`.
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import copy
 import inspect
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from funrl.multiturn.apis import STATELESS, load_class
@@ -24,11 +25,17 @@ from funrl.multiturn.execute import PROMPT_STYLE, execution_strings, run_call
 class Environment:
     """Stateful API instances for one entry (one per involved class)."""
 
-    def __init__(self, involved_classes: Iterable[str], initial_config: dict[str, Any], long_context: bool = False):
+    def __init__(
+        self,
+        involved_classes: Iterable[str],
+        initial_config: dict[str, Any],
+        long_context: bool = False,
+        classes: Mapping[str, type] | None = None,
+    ):
         self.instances: dict[str, Any] = {}
         self.methods: dict[str, Any] = {}
         for name in involved_classes:
-            instance = load_class(name)()
+            instance = (classes[name] if classes and name in classes else load_class(name))()
             if name not in STATELESS:
                 instance._load_scenario(copy.deepcopy(initial_config.get(name, {})), long_context=long_context)
             self.instances[name] = instance

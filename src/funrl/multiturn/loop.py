@@ -44,7 +44,7 @@ class Conversation:
 
     def __init__(self, entry: MultiTurnEntry, fmt: str, max_steps: int = MAX_STEPS):
         self.entry, self.fmt, self.max_steps = entry, fmt, max_steps
-        self.env = Environment(entry.involved_classes, entry.initial_config, entry.long_context)
+        self.env = Environment(entry.involved_classes, entry.initial_config, entry.long_context, entry.api_classes)
         self.messages: list[dict[str, Any]] = []
         if fmt == "funrl":
             self.messages.append({"role": "system", "content": FUNRL_MULTI_TURN_NOTE})
