@@ -269,3 +269,36 @@ def test_loop_with_tiny_model_and_hf_backend(entries, tiny_model_dir, fmt):
             "multi_turn:instance_state_mismatch",
             "multi_turn:execution_response_mismatch",
         }
+
+
+@needs_apis
+@pytest.mark.parametrize("fmt", ["bfcl-prompt", "qwen-fc"])
+def test_openai_backend_runs_the_conversations(entries, fmt):
+    """The openai backend through a real loopback server that replays the ground truth: tool results go back as
+    `tool` messages, and the trajectories pass."""
+    import types
+
+    from openai_stub import OpenAIStub
+
+    from funrl.evaluate.backends import make_backend
+    from funrl.multiturn.checker import check_trajectory
+    from funrl.multiturn.loop import Conversation, run_conversations
+
+    chosen = [entries["multi_turn_base_1"], entries["multi_turn_base_2"], entries["multi_turn_miss_func_3"]]
+    replay = ReplayBackend(chosen)
+    by_first = {e.turns[0][0]["content"]: e for e in chosen}  # the server tells entries apart by their first turn
+    assert len(by_first) == len(chosen)
+
+    def answer(request):
+        first = next(m["content"] for m in request.messages if m["role"] == "user")
+        entry = by_first[first]
+        return replay.reply(types.SimpleNamespace(id=entry.id, messages=request.messages), fmt)
+
+    with OpenAIStub(answer) as stub:
+        backend = make_backend("openai", model="stub", base_url=stub.base_url, concurrency=3)
+        convs = [Conversation(e, fmt) for e in chosen]
+        run_conversations(convs, lambda samples: backend.generate(samples, fmt), progress=False)
+        roles = {m["role"] for r in stub.requests for m in r.messages}
+    assert "tool" in roles
+    for conv in convs:
+        assert check_trajectory(conv.entry, conv.result, fmt).valid, conv.entry.id
