@@ -220,9 +220,18 @@ class TestCompactStyle:
     def test_compact_changes_the_prompt_not_the_target(self):
         assert render_target(make([YEN], prompt_style="compact"), "funrl") == render_target(make([YEN]), "funrl")
 
-    def test_other_formats_ignore_the_style(self):
-        for fmt in ("bfcl-prompt", "qwen-fc"):
-            assert prompt_messages(make([YEN], prompt_style="compact"), fmt) == prompt_messages(make([YEN]), fmt)
+    def test_qwen_fc_ignores_the_style(self):
+        assert prompt_messages(make([YEN], prompt_style="compact"), "qwen-fc") == prompt_messages(
+            make([YEN]), "qwen-fc"
+        )
+
+    def test_bfcl_prompt_compact_is_plain_calls(self):
+        """bfcl-prompt's compact style (the toy base's prompt): one-line signatures, BFCL's plain call syntax."""
+        from funrl.template import COMPACT_BFCL_SYSTEM_PROMPT
+
+        system = prompt_messages(make([YEN], prompt_style="compact"), "bfcl-prompt")[0]["content"]
+        assert system.startswith(COMPACT_BFCL_SYSTEM_PROMPT) and "<think>" not in system
+        assert system != prompt_messages(make([YEN]), "bfcl-prompt")[0]["content"]  # the default stays BFCL's own
 
     def test_unknown_style_is_an_error(self):
         with pytest.raises(ValueError, match="valid styles: json, compact"):
