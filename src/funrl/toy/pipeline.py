@@ -25,8 +25,8 @@ from funrl.toy.evaluation import category_accuracy, evaluate_greedy
 WARMUP_MIX = {"simple": 0.3, "multiple": 0.25, "parallel": 0.15, "parallel_multiple": 0.1, "irrelevance": 0.2}
 # The no-call answer `[]` must not pay on most prompts (it is right only on irrelevance), and the multi-call
 # categories, where the base is weakest, get half the prompts.
-RL_MIX = {"simple": 0.2, "multiple": 0.2, "parallel": 0.25, "parallel_multiple": 0.25, "irrelevance": 0.1}
-CONTROL_STEPS_PER_RL_STEP = 3.0
+RL_MIX = {"simple": 0.2, "multiple": 0.25, "parallel": 0.3, "parallel_multiple": 0.15, "irrelevance": 0.1}
+CONTROL_STEPS_PER_RL_STEP = 4.0
 EVAL_SPLITS = {"heldout": ("heldout_id", "heldout"), "validation": ("validation_id", "validation")}
 
 
@@ -34,20 +34,22 @@ EVAL_SPLITS = {"heldout": ("heldout_id", "heldout"), "validation": ("validation_
 class Plan:
     """Sizes and step budgets of one quickstart run."""
 
-    warmup_steps: int = 80
-    rl_steps: int = 60
+    warmup_steps: int = 160
+    rl_steps: int = 40
     n_eval: int = 200
     k: int = 8
     pass_k_prompts: int = 64
     warmup_lr: float = 1e-3
-    rl_lr: float = 3e-4
+    rl_lr: float = 1e-4
     sft_batch: int = 32
-    rl_prompts_per_step: int = 4
+    rl_prompts_per_step: int = 8
     num_generations: int = 8
     max_new_tokens: int = 128
-    temperature: float = 1.0
+    temperature: float = 0.6
     beta: float = 0.001
-    max_stage_minutes: float = 8.0
+    loss_type: str = "dapo"
+    num_iterations: int = 1
+    max_stage_minutes: float = 30.0
     rl_mix: dict[str, float] | None = None
 
     @property
@@ -186,10 +188,11 @@ def run_rl(model: str, data: Path, out_dir: Path, plan: Plan, seed: int, entropy
     # test_alpha_zero_equals_plain_grpo), and it logs the same CoT-entropy metrics, so the two arms can be overlaid.
     argv = ["--model_name_or_path", model, "--dataset_name", str(data), "--use_entropy_adv", "true",
             "--entropy_adv_alpha", "0.4" if entropy_adv else "0.0",
-            "--loss_type", "grpo", "--beta", str(plan.beta), "--temperature", str(plan.temperature),
+            "--loss_type", plan.loss_type, "--num_iterations", str(plan.num_iterations), "--beta", str(plan.beta), "--temperature", str(plan.temperature),
             "--num_generations", str(plan.num_generations), "--per_device_train_batch_size",
             str(plan.num_generations * plan.rl_prompts_per_step), "--max_completion_length", str(plan.max_new_tokens),
-            "--learning_rate", str(plan.rl_lr), "--lr_scheduler_type", "constant", "--warmup_steps", "0",
+            "--learning_rate", str(plan.rl_lr), "--lr_scheduler_type", "constant_with_warmup", "--warmup_steps",
+            str(min(5, plan.rl_steps // 4)),
             *_common_args(out_dir, seed, plan.rl_steps)]  # fmt: skip
     script_args, training_args, model_args = make_parser().parse_args_and_config(argv)
     trainer = build_trainer(script_args, training_args, model_args)
