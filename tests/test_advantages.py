@@ -102,6 +102,32 @@ class TestHandComputed:
         assert metrics["entropy_adv/cap_frac"] == pytest.approx(0.5)
         assert metrics["entropy_adv/bonus_mean"] == pytest.approx(1.8 / 14)
         assert metrics["entropy_adv/think_frac"] == pytest.approx(0.75)
+        # rows 0 and 1 got a bonus; over rows 0, 1, 3 (A != 0): mean bonus per token / |A| = 0.9/4, 0.9/4, 0
+        assert metrics["entropy_adv/bonus_rollout_frac"] == pytest.approx(0.5)
+        assert (stats["rollouts_with_bonus"], stats["rollouts_nonzero_a"]) == (2, 3)
+        assert metrics["entropy_adv/bonus_over_abs_adv"] == pytest.approx((0.225 + 0.225 + 0) / 3)
+
+    def test_sequence_bonus_over_abs_adv(self):
+        # level sequence: rows 0, 1 get the capped bonus 0.5 = |A|/2 on every token; row 3 (A = 2) none
+        metrics = stats_to_metrics(entropy_advantages(A, H, MASK, COT, level="sequence").stats)
+        assert metrics["entropy_adv/bonus_over_abs_adv"] == pytest.approx((0.5 + 0.5 + 0) / 3)
+        assert metrics["entropy_adv/bonus_rollout_frac"] == pytest.approx(0.5)
+
+    def test_metrics_pool_micro_batches(self):
+        """Two micro-batches, the second with no bonus unit (A = 0 and no think span): sums first, then ratios."""
+        kwargs = dict(form="cheng", alpha=0.4, kappa=2.0, level="sequence")
+        first = entropy_advantages(A[:2], H[:2], MASK[:2], COT[:2], **kwargs).stats  # rows 0, 1: both capped
+        second = entropy_advantages(A[2:], H[2:], MASK[2:], COT[2:], **kwargs).stats  # rows 2, 3: no unit
+        assert stats_to_metrics(first)["entropy_adv/cap_frac"] == 1.0
+        assert stats_to_metrics(second)["entropy_adv/cap_frac"] == 0.0  # empty denominator
+        pooled = stats_to_metrics(first + second)
+        assert pooled["entropy_adv/cap_frac"] == 1.0  # not the 0.5 that a mean of the two ratios gives
+        # the pooled sums equal the stats of the whole batch at once, for every metric
+        whole = stats_to_metrics(entropy_advantages(A, H, MASK, COT, **kwargs).stats)
+        assert pooled == pytest.approx(whole)
+        # cot entropy: think tokens of rows 0-2 hold H = 2 and 1 each: 9 over 6 tokens
+        assert pooled["entropy_adv/cot_entropy"] == pytest.approx(9 / 6)
+        assert pooled["entropy_adv/think_frac"] == pytest.approx(3 / 4)
 
     def test_sequence_cap_counts_rollouts(self):
         out = entropy_advantages(A, H, MASK, COT, form="cheng", alpha=0.4, kappa=2.0, level="sequence")
@@ -223,16 +249,25 @@ PIECE_CASES = [
     pytest.param(["<think>", "use", " f", "</think>", "<answer>"], [0, 1, 1, 0, 0], id="single-token-tags"),
     # the tag split in three tokens, as byte-level BPEs without a dedicated token do
     pytest.param(["<", "think", ">", "a", "b", "</", "think", ">"], [0, 0, 0, 1, 1, 0, 0, 0], id="split-tags"),
-    # the tag's last character merged with the first word: that token overlaps the thought
-    pytest.param(["<th", "ink", ">Let", " me", "</th", "ink>"], [0, 0, 1, 1, 0, 0], id="merged-boundary"),
+    # the tag's last character merged with the first word: a tag token, outside
+    pytest.param(["<th", "ink", ">Let", " me", "</th", "ink>"], [0, 0, 0, 1, 0, 0], id="merged-open"),
+    # a newline merged into both tags, as one token each (`<think>\n`, `\n</think>`): tag tokens, outside
+    pytest.param(["<think>\n", "x", " y", "\n</think>", "\n"], [0, 1, 1, 0, 0], id="merged-newlines"),
+    # punctuation merged into the closing tag (`.</think>`): outside, the word before it inside
+    pytest.param(["<think>", "done", ".</think>", "<answer>"], [0, 1, 0, 0], id="merged-close"),
     # a newline before the opening tag and after it, merged differently
-    pytest.param(["\n<", "think", ">\n", "x", "\n</", "think", ">"], [0, 0, 1, 1, 1, 0, 0], id="newlines"),
+    pytest.param(["\n<", "think", ">\n", "x", "\n</", "think", ">"], [0, 0, 0, 1, 0, 0, 0], id="newlines"),
+    # the whole span in one token: no token strictly inside, no span
+    pytest.param(["<think>x</think>", "[]"], [0, 0], id="one-token-span"),
     # no closing tag (truncated rollout): no span
     pytest.param(["<think>", "a", "b"], [0, 0, 0], id="unclosed"),
     # no opening tag: no span
     pytest.param(["a", "</think>", "b"], [0, 0, 0], id="no-open"),
     # an empty think block: no span
     pytest.param(["<think>", "</think>", "[f()]"], [0, 0, 0], id="empty"),
+    # a think block of whitespace only: no span, whether the newline is its own token or not
+    pytest.param(["<think>", "\n", "</think>", "[f()]"], [0, 0, 0, 0], id="whitespace-only"),
+    pytest.param(["<think>\n", "</think>", "[f()]"], [0, 0, 0], id="whitespace-only-merged"),
     # only the first span counts
     pytest.param(["<think>", "a", "</think>", "<think>", "b", "</think>"], [0, 1, 0, 0, 0, 0], id="first-span-only"),
 ]
@@ -256,7 +291,7 @@ def test_cot_mask_open_tag_in_prompt():
     cuts=st.lists(st.integers(1, 40), max_size=12),
 )
 def test_cot_mask_any_split(before, thought, after, cuts):
-    """However the text is cut into tokens, a token is inside iff one of its characters is inside the span."""
+    """However the text is cut into tokens, a token is inside iff all its characters are inside a non-blank span."""
     text = f"{before}<think>{thought}</think>{after}"
     bounds = sorted({c for c in cuts if c < len(text)} | {0, len(text)})
     pieces = [text[i:j] for i, j in zip(bounds, bounds[1:])]
@@ -264,7 +299,9 @@ def test_cot_mask_any_split(before, thought, after, cuts):
     lo = open_at + len("<think>")
     hi = text.find("</think>", lo)
     inside = [lo <= k < hi for k in range(len(text))]
-    expected = [any(inside[i:j]) for i, j in zip(bounds, bounds[1:])]
+    expected = [all(inside[i:j]) for i, j in zip(bounds, bounds[1:])]
+    if not text[lo:hi].strip():
+        expected = [False] * len(pieces)
     assert cot_mask_from_pieces(pieces) == expected
 
 
@@ -300,7 +337,7 @@ def test_cot_masker_with_a_real_tokenizer(bpe_tokenizer, text):
     assert len(bpe_tokenizer.encode("<think>", add_special_tokens=False)) > 1  # the tag is several tokens here
     lo = text.find("<think>") + len("<think>")
     hi = text.find("</think>")
-    expected = [s < hi and e > lo for s, e in enc["offset_mapping"]]
+    expected = [lo <= s and e <= hi for s, e in enc["offset_mapping"]]
     pad = 3
     completion_ids = torch.tensor([ids + [0] * pad, ids[:2] + [0] * (len(ids) + pad - 2)])
     mask = torch.tensor([[1] * len(ids) + [0] * pad, [1, 1] + [0] * (len(ids) + pad - 2)])
@@ -308,3 +345,75 @@ def test_cot_masker_with_a_real_tokenizer(bpe_tokenizer, text):
     assert cot.shape == completion_ids.shape and cot.dtype == torch.bool
     assert cot[0].tolist() == expected + [False] * pad
     assert not cot[1].any()  # the second row is cut before its span closes
+
+
+# Real tokenizers, as tables: (text, the concatenated text of the tokens inside the span).
+# `funrl.toy.tiny_model.train_tokenizer`: the tags are single added tokens, never merged with a neighbour.
+TINY_CASES = [
+    pytest.param("<think>\nuse get_weather for Lyon.\n</think>\n<answer>[]</answer>", "\nuse get_weather for Lyon.\n",
+                 id="tags-as-tokens"),
+    pytest.param("<think></think><answer>[]</answer>", "", id="empty"),
+    pytest.param("<think>\n</think><answer>[]</answer>", "", id="whitespace-only"),
+    pytest.param("<think>use f", "", id="unclosed"),
+]  # fmt: skip
+# A byte-level BPE without pre-tokenisation, trained where tags sit next to newlines and full stops, so that it
+# merges them into one token: `.\n</think>\n<answer>[`, `.</think><answer>[]</answer>`, `<think>\n`, ...
+MERGING_CASES = [
+    # `<think>\nuse get_weath` and `.\n</think>\n<answer>[` are tag tokens: only the words between are inside
+    pytest.param("<think>\nuse get_weather for Lyon.\n</think>\n<answer>[]</answer>", "er for Lyon", id="merged-both"),
+    # `.</think><answer>[]</answer>` is one token: "euros" is inside, the full stop is not
+    pytest.param("<think>euros.</think><answer>[]</answer>", "euros", id="merged-close"),
+    pytest.param("<think></think><answer>[]</answer>", "", id="empty"),
+    # `<think>\n` is one token and the interior is a newline: no span
+    pytest.param("<think>\n</think>\n<answer>[]</answer>", "", id="whitespace-only"),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def tiny_tokenizer():
+    from funrl.toy.tiny_model import train_tokenizer
+
+    return train_tokenizer(["<think>\nuse get_weather for Lyon.\n</think>\n<answer>[f(a=1)]</answer>"] * 20, 300)
+
+
+@pytest.fixture(scope="module")
+def merging_tokenizer():
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    corpus = [
+        "<think>\nuse get_weather for Paris.\n</think>\n<answer>[get_weather(city='Paris')]</answer>",
+        "<think>the user wants euros.</think><answer>[]</answer>",
+        "<think>\nlook up Lyon\n</think>\n<answer>[f(a=1)]</answer>",
+    ] * 30
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    tok.decoder = decoders.ByteLevel()
+    alphabet = pre_tokenizers.ByteLevel.alphabet()
+    tok.train_from_iterator(
+        corpus, trainers.BpeTrainer(vocab_size=400, show_progress=False, initial_alphabet=alphabet)
+    )
+    return PreTrainedTokenizerFast(tokenizer_object=tok)
+
+
+def _inside_text(tokenizer, text):
+    ids = tokenizer.encode(text, add_special_tokens=False)
+    completion_ids = torch.tensor([ids + [ids[0]] * 2])  # two padding positions holding a real token
+    mask = torch.tensor([[1] * len(ids) + [0, 0]])
+    cot = CotMasker(tokenizer)(completion_ids, mask)[0]
+    assert not cot[-2:].any()
+    return "".join(tokenizer.decode([t]) for t, inside in zip(ids, cot.tolist()) if inside)
+
+
+@pytest.mark.parametrize("text, inside", TINY_CASES)
+def test_cot_masker_tiny_model_tokenizer(tiny_tokenizer, text, inside):
+    assert len(tiny_tokenizer.encode("<think>", add_special_tokens=False)) == 1
+    assert _inside_text(tiny_tokenizer, text) == inside
+
+
+@pytest.mark.parametrize("text, inside", MERGING_CASES)
+def test_cot_masker_merged_tags(merging_tokenizer, text, inside):
+    pieces = [merging_tokenizer.decode([t]) for t in merging_tokenizer.encode(text, add_special_tokens=False)]
+    # the tokenizer does merge a tag with its neighbours here (else this table tests nothing new)
+    assert any("think" in p and p not in ("<think>", "</think>") for p in pieces), pieces
+    assert _inside_text(merging_tokenizer, text) == inside

@@ -279,3 +279,74 @@ def test_loss_uses_the_shaped_advantages(model_dir, dataset, tmp_path):
     ).advantages
     torch.testing.assert_close(loss, grpo._compute_loss(grpo.model, {**inputs, "advantages": shaped}))
     assert not torch.allclose(loss, grpo._compute_loss(grpo.model, inputs))  # and the bonus does change the loss
+
+
+class _RecordingTrainer(FunRLTrainer):
+    """Records the stats of every micro-batch, to check what `log` makes of them."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.recorded: list[tuple[int, torch.Tensor]] = []
+
+    def _shape_advantages(self, inputs, entropies):
+        out = super()._shape_advantages(inputs, entropies)
+        self.recorded.append((self.state.global_step + 1, self._shaping_stats.clone()))
+        return out
+
+
+def test_entropy_adv_metrics_are_pooled_over_micro_batches(model_dir, dataset, tmp_path):
+    """With two micro-batches per step, each logged entropy_adv/* value is the ratio of the step's summed stats."""
+    from funrl.advantages import stats_to_metrics
+
+    args = FunRLConfig(
+        output_dir=str(tmp_path / "out"),
+        **{**SMALL, "per_device_train_batch_size": 4, "gradient_accumulation_steps": 2},  # 2 micro-batches of 4
+        **THINK,
+    )
+    trainer = _RecordingTrainer(model=model_dir, reward_funcs=[_parity_reward], args=args, train_dataset=dataset)
+    trainer.train()
+    steps = [h for h in trainer.state.log_history if "loss" in h]
+    assert len(steps) == 2
+    for log in steps:
+        micro = [stats for step, stats in trainer.recorded if step == log["step"]]
+        assert len(micro) == 2
+        expected = stats_to_metrics(micro[0] + micro[1])
+        assert expected["entropy_adv/think_frac"] > 0  # the THINK span occurs, so the check below is not 0 == 0
+        for key, value in expected.items():
+            assert log[key] == pytest.approx(value), key
+
+
+def test_stops_when_no_rollout_closes_a_think_span(model_dir, dataset, tmp_path):
+    """A random model never writes `</think>`: the run stops after `entropy_adv_think_patience` steps."""
+    from funrl.trainer import ThinkSpanError
+
+    overrides = dict(max_steps=4, entropy_adv_think_patience=2, entropy_adv_min_think_frac=0.05)
+    with pytest.raises(ThinkSpanError, match="for 2 steps in a row") as error:
+        _train(model_dir, dataset, tmp_path / "stop", **overrides)
+    assert "entropy_adv_think_patience=0" in str(error.value)  # the message says what to set
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        dict(entropy_adv_think_patience=0),  # 0: never stop
+        dict(use_entropy_adv=False),  # plain GRPO has no think span to check
+        dict(**THINK, entropy_adv_think_patience=1),  # the THINK span occurs in random text: no stop
+    ],
+)
+def test_think_span_guard_does_not_stop(model_dir, dataset, tmp_path, overrides):
+    trainer, *_ = _train(model_dir, dataset, tmp_path, **{"max_steps": 3, **overrides})
+    assert trainer.state.global_step == 3
+
+
+@pytest.mark.parametrize("fmt", ["bfcl-prompt", "qwen-fc"])
+def test_entropy_adv_needs_a_think_format(tmp_path, fmt, capsys):
+    """A prompt format without a think span is a config error, caught before any model loads."""
+    from funrl.train import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(_smoke_argv(tmp_path, "--prompt_format", fmt))
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert f"prompt_format={fmt!r} has none" in err and "use_entropy_adv: false" in err
+    assert not (tmp_path / "models").exists()  # failed before building the model

@@ -110,6 +110,15 @@ def test_metrics_store_and_advantages_shape():
     assert "_pending_metrics" in source, RESYNC  # log_metric values are flushed at every generation
 
 
+def test_log_averages_the_metrics_lists():
+    """FunRLTrainer.log puts one pooled value per entropy_adv/* key in self._metrics; TRL's log averages each list."""
+    assert _params(GRPOTrainer.log) == ["self", "logs", "start_time"], RESYNC
+    source = _source("log")
+    assert "for key, val in self._metrics[mode].items():" in source, RESYNC
+    assert "sum(valid) / len(valid)" in source, RESYNC
+    assert "self._metrics[mode].clear()" in source, RESYNC
+
+
 def test_funrl_trainer_overrides_only_what_is_pinned():
     from funrl.trainer import FunRLTrainer
 
@@ -118,6 +127,7 @@ def test_funrl_trainer_overrides_only_what_is_pinned():
         for name, value in vars(FunRLTrainer).items()
         if callable(value) and not name.startswith("__") and hasattr(GRPOTrainer, name)
     }
-    assert overridden == {"_compute_loss", "_get_per_token_logps_and_entropies", "_log_completion_extra"}, (
+    pinned = {"_compute_loss", "_get_per_token_logps_and_entropies", "_log_completion_extra", "log"}
+    assert overridden == pinned, (
         "FunRLTrainer overrides a new TRL method: add it to tests/test_trainer_contract.py with its contract"
     )

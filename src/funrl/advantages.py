@@ -32,7 +32,8 @@ class EntropyAdvantage(NamedTuple):
     Attributes:
         advantages (`torch.Tensor` of shape `(B, T)`): `A` broadcast over the tokens plus the bonus.
         bonus (`torch.Tensor` of shape `(B, T)`): the bonus alone, 0 outside the tokens it applies to.
-        stats (`torch.Tensor` of shape `(8,)`): sums and counts for logging, in the order of `STAT_NAMES`; sums
+        stats (`torch.Tensor` of shape `(len(STAT_NAMES),)`): sums and counts for logging, in the order of
+            `STAT_NAMES`; sums
             add up across micro-batches and processes, ratios are taken at the end by [`stats_to_metrics`].
     """
 
@@ -41,7 +42,7 @@ class EntropyAdvantage(NamedTuple):
     stats: torch.Tensor
 
 
-# (numerator, denominator) pairs of `EntropyAdvantage.stats`.
+# Sums and counts of `EntropyAdvantage.stats`, in order; the logged ratios pair them (see `stats_to_metrics`).
 STAT_NAMES = (
     "bonus_sum",  # bonus summed over completion tokens
     "completion_tokens",
@@ -51,6 +52,9 @@ STAT_NAMES = (
     "cot_tokens",
     "rollouts_with_think",  # rollouts with a non-empty, closed think span
     "rollouts",
+    "rollouts_with_bonus",  # rollouts where some completion token got a nonzero bonus
+    "bonus_ratio_sum",  # sum over rollouts with A != 0 of (mean bonus per completion token) / |A|
+    "rollouts_nonzero_a",  # rollouts with A != 0 (and at least one completion token)
 )
 
 
@@ -95,7 +99,7 @@ def entropy_advantages(
             no think span get no bonus in both cases.
 
     Returns:
-        [`EntropyAdvantage`]: advantages `(B, T)`, bonus `(B, T)`, stats `(8,)`.
+        [`EntropyAdvantage`]: advantages `(B, T)`, bonus `(B, T)`, stats `(len(STAT_NAMES),)`.
     """
     if form not in ("cheng", "egpo"):
         raise ValueError(f"form={form!r}: expected 'cheng' or 'egpo'")
@@ -142,6 +146,10 @@ def entropy_advantages(
     else:
         units = has_think & nonzero  # (B, 1)
         capped = (raw >= cap) & units
+    tokens = mask.sum(dim=-1)  # (B,)
+    per_rollout_bonus = (bonus * mask).sum(dim=-1) / tokens.clamp(min=1)  # (B,) mean bonus per completion token
+    rated = (advantages != 0) & (tokens > 0)  # (B,)
+    bonus_ratio = torch.where(rated, per_rollout_bonus / advantages.abs().clamp(min=1e-12), 0.0)
     stats = torch.stack(
         [
             (bonus * mask).sum(),
@@ -152,17 +160,28 @@ def entropy_advantages(
             cot.sum(),
             has_think.sum(),
             torch.tensor(advantages.shape[0], device=advantages.device),
+            ((bonus != 0) & mask).any(dim=-1).sum(),
+            bonus_ratio.sum(),
+            rated.sum(),
         ]
     ).to(torch.float32)
     return EntropyAdvantage(shaped, bonus, stats)
 
 
 def stats_to_metrics(stats: torch.Tensor) -> dict[str, float]:
-    """Turn summed `EntropyAdvantage.stats` `(8,)` into the logged `entropy_adv/*` ratios.
+    """Turn summed `EntropyAdvantage.stats` into the logged `entropy_adv/*` ratios.
 
-    Returns `bonus_mean` (mean bonus per completion token), `cap_frac` (share of bonus units with `A != 0` where the
-    cap binds), `cot_entropy` (mean entropy on think-span tokens) and `think_frac` (share of rollouts with a think
-    span). A ratio with a zero denominator is 0.
+    Pool first, then divide: `stats` must already be summed over every micro-batch and process of the logging
+    window, so that each ratio is the pooled one (a micro-batch with an empty denominator then weighs nothing,
+    instead of adding a 0 to a mean of ratios).
+
+    Returns:
+        `bonus_mean`: mean bonus per completion token; `cap_frac`: share of bonus units with `A != 0` where the cap
+        binds; `cot_entropy`: mean entropy on think-span tokens; `think_frac`: share of rollouts with a closed,
+        non-empty think span; `bonus_rollout_frac`: share of rollouts that got a nonzero bonus;
+        `bonus_over_abs_adv`: mean over rollouts with `A != 0` of (mean bonus per completion token) / `|A|`
+        (at level `sequence` the bonus of the rollout over `|A|`, at most `1/kappa`). A ratio with a zero
+        denominator is 0.
     """
     s = dict(zip(STAT_NAMES, stats.tolist()))
 
@@ -174,6 +193,8 @@ def stats_to_metrics(stats: torch.Tensor) -> dict[str, float]:
         "entropy_adv/cap_frac": ratio("capped_units", "units"),
         "entropy_adv/cot_entropy": ratio("cot_entropy_sum", "cot_tokens"),
         "entropy_adv/think_frac": ratio("rollouts_with_think", "rollouts"),
+        "entropy_adv/bonus_rollout_frac": ratio("rollouts_with_bonus", "rollouts"),
+        "entropy_adv/bonus_over_abs_adv": ratio("bonus_ratio_sum", "rollouts_nonzero_a"),
     }
 
 
@@ -182,12 +203,14 @@ def stats_to_metrics(stats: torch.Tensor) -> dict[str, float]:
 
 
 def cot_mask_from_pieces(pieces: list[str], think_start: str = "<think>", think_end: str = "</think>") -> list[bool]:
-    """Which tokens lie inside the first think span, given each token's decoded text.
+    """Which tokens lie strictly inside the first think span, given each token's decoded text.
 
-    The span runs from the end of the first `think_start` to the start of the first `think_end` after it (from the
-    start of the completion when `think_start` is empty: the prompt opened the block). A token belongs to the span
-    when its characters overlap the span's interior, so a token that is only (part of) a tag never does, and a token
-    that merges a tag's last character with the first word of the thought (`">Let"`) does. No closed span: all False.
+    The span's interior runs from the end of the first `think_start` to the start of the first `think_end` after it
+    (from the start of the completion when `think_start` is empty: the prompt opened the block). A token belongs to
+    the span when all its characters lie in the interior. A token that carries any character of a tag, alone or
+    merged with a neighbour (`"\n</think>"`, `".</think>"`, `"<think>\n"`, `">Let"`), is a tag token and does
+    not: its entropy is the choice to open or close the thought, not the thought's. No closed span, or an interior
+    of whitespace only (`<think></think>`, `<think>\n</think>`): all False, whatever the tokenisation.
 
     Args:
         pieces (`list[str]`): decoded text of each token, in order (length T).
@@ -206,12 +229,12 @@ def cot_mask_from_pieces(pieces: list[str], think_start: str = "<think>", think_
     else:
         inner_start = 0
     inner_end = text.find(think_end, inner_start)
-    if inner_end <= inner_start:  # no closing tag, or an empty thought
+    if inner_end < 0 or not text[inner_start:inner_end].strip():  # no closing tag, or an empty thought
         return [False] * len(pieces)
     out, pos = [], 0
     for piece in pieces:
         start, end = pos, pos + len(piece)
-        out.append(start < inner_end and end > inner_start and end > start)
+        out.append(inner_start <= start and end <= inner_end and end > start)
         pos = end
     return out
 
@@ -221,7 +244,7 @@ class CotMasker:
 
     Each token id is decoded alone once (cached), and [`cot_mask_from_pieces`] locates the tags in the concatenated
     text, so a tag split into several tokens, or merged with neighbouring characters differently in different
-    contexts, is still found.
+    contexts, is still found; tokens that carry part of a tag are left out of the span.
 
     Args:
         tokenizer: a Hugging Face tokenizer (anything with `decode(list[int]) -> str`).

@@ -65,6 +65,12 @@ class FunRLConfig(GRPOConfig):
             Opening tag of the chain of thought. Empty when the prompt already opens the think block.
         entropy_adv_think_end (`str`, *optional*, defaults to `"</think>"`):
             Closing tag of the chain of thought.
+        entropy_adv_min_think_frac (`float`, *optional*, defaults to `0.05`):
+            Share of a step's rollouts that must close a non-empty think span; below it the step counts as "no
+            think" (see `entropy_adv_think_patience`).
+        entropy_adv_think_patience (`int`, *optional*, defaults to `5`):
+            Stop with an error after this many consecutive optimizer steps below `entropy_adv_min_think_frac`
+            (the bonus is 0 there and the run would silently train plain GRPO). `0` never stops.
         log_failure_reasons (`bool`, *optional*, defaults to `True`):
             Log `failures/<reason>`: how many rollouts of each step scored 0, and why (needs `funrl.rewards`).
     """
@@ -116,6 +122,20 @@ class FunRLConfig(GRPOConfig):
     entropy_adv_think_end: str = field(
         default="</think>",
         metadata={"help": "Closing tag of the chain of thought."},
+    )
+    entropy_adv_min_think_frac: float = field(
+        default=0.05,
+        metadata={
+            "help": "Share of a step's rollouts that must close a non-empty think span; a step below it counts "
+            "towards entropy_adv_think_patience."
+        },
+    )
+    entropy_adv_think_patience: int = field(
+        default=5,
+        metadata={
+            "help": "Stop with an error after this many consecutive steps below entropy_adv_min_think_frac (the "
+            "bonus would be 0: plain GRPO). 0 = never stop."
+        },
     )
     log_failure_reasons: bool = field(
         default=True,
@@ -169,6 +189,14 @@ class FunRLConfig(GRPOConfig):
                     f"lambda*|A|/alpha) stays below |A|; got lambda={self.entropy_adv_lambda}, "
                     f"alpha={self.entropy_adv_alpha}. The paper uses lambda=0.4, alpha=2."
                 )
+        if not 0 <= self.entropy_adv_min_think_frac <= 1:
+            raise ValueError(
+                f"entropy_adv_min_think_frac={self.entropy_adv_min_think_frac} must be in [0, 1], e.g. 0.05."
+            )
+        if self.entropy_adv_think_patience < 0:
+            raise ValueError(
+                f"entropy_adv_think_patience={self.entropy_adv_think_patience} must be >= 0 (0 never stops), e.g. 5."
+            )
         if not self.entropy_adv_think_end:
             raise ValueError("entropy_adv_think_end must be a non-empty tag such as '</think>'.")
         if self.use_entropy_adv and self.loss_type not in SUPPORTED_LOSS_TYPES:

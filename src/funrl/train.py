@@ -205,8 +205,22 @@ def _check_chat_template(model_path: str, model_args: Any, training_args: FunRLC
         )
 
 
+# Prompt formats of `funrl.template` whose target has a think span for the entropy bonus to read.
+THINK_FORMATS = ("funrl",)
+
+
+def check_entropy_adv_format(script_args: FunRLScriptArguments, training_args: FunRLConfig) -> None:
+    """The entropy bonus reads the think span: a format without one would silently train plain GRPO."""
+    if training_args.use_entropy_adv and script_args.prompt_format not in THINK_FORMATS:
+        raise ValueError(
+            f"use_entropy_adv needs a prompt format with a think span, and prompt_format="
+            f"{script_args.prompt_format!r} has none; set prompt_format: funrl, or use_entropy_adv: false (plain GRPO)."
+        )
+
+
 def setup(script_args: FunRLScriptArguments, training_args: FunRLConfig, model_args: Any):
     """`(trainer, checkpoint to resume from or None)`: every check of the user's input happens here, before training."""
+    check_entropy_adv_format(script_args, training_args)
     resume = _resume_arg(training_args.resume_from_checkpoint, training_args.output_dir)
     return build_trainer(script_args, training_args, model_args), resume
 

@@ -24,10 +24,25 @@ from typing import Any
 
 import torch
 from accelerate.utils import gather_object
+from transformers import TrainerCallback
 from trl import GRPOTrainer
 
-from funrl.advantages import CotMasker, entropy_advantages, stats_to_metrics
+from funrl.advantages import STAT_NAMES, CotMasker, entropy_advantages, stats_to_metrics
 from funrl.configs import FunRLConfig
+
+
+class ThinkSpanError(RuntimeError):
+    """Raised when too few rollouts close a think span for `entropy_adv_think_patience` steps in a row."""
+
+
+class _ThinkSpanGuard(TrainerCallback):
+    """Calls `FunRLTrainer._check_think_spans` at the end of every optimizer step."""
+
+    def __init__(self, trainer: FunRLTrainer):
+        self.trainer = trainer
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.trainer._check_think_spans()
 
 
 class FunRLTrainer(GRPOTrainer):
@@ -47,8 +62,13 @@ class FunRLTrainer(GRPOTrainer):
     4. Only the clipped-ratio losses (`loss_type` grpo, bnpo, dr_grpo, dapo) are supported with the bonus;
        `FunRLConfig` rejects the others.
     5. Extra metrics every step: `entropy_adv/bonus_mean`, `entropy_adv/cap_frac`, `entropy_adv/cot_entropy`,
-       `entropy_adv/think_frac`, and `failures/<reward>/<reason>`, the number of rollouts of the step that each
-       reward scored 0 for that reason (from the reasons `funrl.rewards` reports through `log_extra`).
+       `entropy_adv/think_frac`, `entropy_adv/bonus_rollout_frac`, `entropy_adv/bonus_over_abs_adv` (ratios of sums
+       pooled over the micro-batches and processes of the logging window), and `failures/<reward>/<reason>`, the
+       number of rollouts of the step that each reward scored 0 for that reason (from the reasons `funrl.rewards`
+       reports through `log_extra`).
+    6. When fewer than `entropy_adv_min_think_frac` of the rollouts close a think span for
+       `entropy_adv_think_patience` optimizer steps in a row, training stops with `ThinkSpanError`: the bonus would
+       be 0 and the run plain GRPO.
 
     Everything else (generation, rewards, group normalisation, KL to the reference with `beta`, clipping, logging of
     `reward`, `reward_std`, `kl`, `entropy`) is TRL's. With `use_entropy_adv=False`, or form `cheng` with
@@ -75,6 +95,11 @@ class FunRLTrainer(GRPOTrainer):
         self._shaping_inputs: dict[str, Any] | None = None  # set while `_compute_loss` runs the policy forward
         self._shaping_stats: torch.Tensor | None = None
         self._seen_failures: dict[str, set[str]] = {}
+        self._pooled_stats: dict[str, torch.Tensor] = {}  # by mode: summed stats of the current logging window
+        self._step_stats: torch.Tensor | None = None  # summed stats of the current optimizer step (train)
+        self._low_think_steps = 0  # consecutive steps with think_frac below entropy_adv_min_think_frac
+        if args.use_entropy_adv:
+            self.add_callback(_ThinkSpanGuard(self))
 
     # ---- the advantage --------------------------------------------------------------------------------------
 
@@ -96,10 +121,43 @@ class FunRLTrainer(GRPOTrainer):
                 "entropies through _get_per_token_logps_and_entropies; re-sync FunRLTrainer with the pinned TRL."
             )
         mode = "train" if self.model.training else "eval"
+        # Sums over processes here, over micro-batches and steps below; the ratios are taken once, in `log`.
         stats = self.accelerator.reduce(self._shaping_stats, reduction="sum")
-        for key, value in stats_to_metrics(stats).items():
-            self._metrics[mode][key].append(value)
+        pooled = self._pooled_stats.get(mode)
+        self._pooled_stats[mode] = stats if pooled is None else pooled + stats
+        if mode == "train":
+            self._step_stats = stats if self._step_stats is None else self._step_stats + stats
         return loss
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        """Log the `entropy_adv/*` ratios of the pooled sums of the logging window, then TRL's metrics."""
+        mode = "train" if self.model.training else "eval"
+        pooled = self._pooled_stats.pop(mode, None)
+        if pooled is not None:
+            for key, value in stats_to_metrics(pooled).items():
+                self._metrics[mode][key] = [value]  # one pooled value: TRL's mean over the list is that value
+        super().log(logs, start_time)
+
+    def _check_think_spans(self) -> None:
+        """After each optimizer step: stop when too few rollouts closed a think span for too many steps in a row."""
+        stats, self._step_stats = self._step_stats, None
+        patience = self.args.entropy_adv_think_patience
+        if stats is None or not patience:
+            return
+        s = dict(zip(STAT_NAMES, stats.tolist()))
+        if s["rollouts"] == 0:
+            return
+        think_frac = s["rollouts_with_think"] / s["rollouts"]
+        self._low_think_steps = self._low_think_steps + 1 if think_frac < self.args.entropy_adv_min_think_frac else 0
+        if self._low_think_steps >= patience:
+            raise ThinkSpanError(
+                f"FunRL: fewer than {self.args.entropy_adv_min_think_frac:.0%} of rollouts closed a non-empty "
+                f"think span ({self.args.entropy_adv_think_start!r}...{self.args.entropy_adv_think_end!r}) for "
+                f"{patience} steps in a row (last step: {think_frac:.1%}), so the entropy bonus is 0 and the run "
+                "trains plain GRPO. Start from a model that writes the think format (a format warm-up SFT), check "
+                "prompt_format and entropy_adv_think_start/_end, or set use_entropy_adv=False (plain GRPO) or "
+                "entropy_adv_think_patience=0 (never stop)."
+            )
 
     def _get_per_token_logps_and_entropies(self, model, input_ids, attention_mask, logits_to_keep, *args, **kwargs):
         logps, entropies, aux_loss = super()._get_per_token_logps_and_entropies(
