@@ -350,3 +350,25 @@ def test_entropy_adv_needs_a_think_format(tmp_path, fmt, capsys):
     err = capsys.readouterr().err
     assert f"prompt_format={fmt!r} has none" in err and "use_entropy_adv: false" in err
     assert not (tmp_path / "models").exists()  # failed before building the model
+
+
+def test_entropy_is_taken_at_the_sampling_temperature(model_dir, dataset, tmp_path):
+    """H (the bonus's entropy) comes from the logits divided by `temperature`, as the rollouts were sampled."""
+    temperature = 2.0
+    args = FunRLConfig(output_dir=str(tmp_path / "out"), **{**SMALL, "temperature": temperature})
+    trainer = FunRLTrainer(model=model_dir, reward_funcs=[_parity_reward], args=args, train_dataset=dataset)
+    torch.manual_seed(0)
+    input_ids = torch.randint(0, 200, (2, 12))
+    attention_mask = torch.ones_like(input_ids)
+    with torch.no_grad():
+        _, entropies, _ = trainer._get_per_token_logps_and_entropies(
+            trainer.model, input_ids, attention_mask, 5, compute_entropy=True
+        )
+        logits = trainer.model(input_ids=input_ids, attention_mask=attention_mask).logits[:, -6:-1]  # predict last 5
+
+    def entropy(z):
+        logp = torch.log_softmax(z.float(), dim=-1)
+        return -(logp.exp() * logp).sum(-1)
+
+    torch.testing.assert_close(entropies, entropy(logits / temperature), rtol=1e-4, atol=1e-5)
+    assert not torch.allclose(entropies, entropy(logits), atol=1e-3)  # T = 1 would differ: the check can fail
