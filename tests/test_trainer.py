@@ -125,6 +125,8 @@ def test_smoke_recipe_settings_on_the_funrl_reward(model_dir, dataset, tmp_path)
 )
 def test_alpha_zero_equals_plain_grpo(model_dir, dataset, tmp_path, overrides, same):
     _, _, grpo_after, grpo_steps = _train(model_dir, dataset, tmp_path / "grpo", trainer_cls=GRPOTrainer)
+    # TRL's single pass, so that equal means bit-identical (prompt sharing differs by float rounding)
+    overrides = {"share_prompt_forward": False, **overrides}
     _, _, funrl_after, funrl_steps = _train(model_dir, dataset, tmp_path / "funrl", **THINK, **overrides)
     assert grpo_steps[0]["reward"] == funrl_steps[0]["reward"]  # same first rollouts (later ones follow the weights)
     equal = all(torch.equal(grpo_after[n], funrl_after[n]) for n in grpo_after)
@@ -243,7 +245,7 @@ def test_loss_uses_the_shaped_advantages(model_dir, dataset, tmp_path):
     """On one batch, FunRL's loss equals TRL's GRPO loss fed the advantages of funrl.advantages by hand."""
     from funrl.advantages import CotMasker, entropy_advantages
 
-    level = dict(entropy_adv_level="token", entropy_adv_alpha=0.4)
+    level = dict(entropy_adv_level="token", entropy_adv_alpha=0.4, share_prompt_forward=False)
     funrl = FunRLTrainer(
         model=model_dir,
         reward_funcs=[_parity_reward],
@@ -372,3 +374,27 @@ def test_entropy_is_taken_at_the_sampling_temperature(model_dir, dataset, tmp_pa
 
     torch.testing.assert_close(entropies, entropy(logits / temperature), rtol=1e-4, atol=1e-5)
     assert not torch.allclose(entropies, entropy(logits), atol=1e-3)  # T = 1 would differ: the check can fail
+
+
+def test_fast_generation_trains(model_dir, dataset, tmp_path, monkeypatch):
+    """`fast_generation` samples with funrl.fast_generate inside the trainer; completions end at eos as TRL's do."""
+    from funrl import fast_generate
+
+    calls = []
+    sample = fast_generate.sample
+    monkeypatch.setattr(fast_generate, "sample", lambda *a, **k: calls.append(1) or sample(*a, **k))
+    trainer, before, after, steps = _train(model_dir, dataset, tmp_path, fast_generation=True, **THINK)
+    assert len(calls) == 2 and len(steps) == 2  # one generation per step, through the fast path
+    assert all(0 < log["completions/mean_length"] <= SMALL["max_completion_length"] for log in steps)
+    assert any(not torch.equal(before[n], after[n]) for n in before)
+    # the completions of a generation: lists of ids, each cut after its first eos
+    prompts = [to_rl_row(s)["prompt"] for s in generate("train", n=2, seed=0)]
+    tok = trainer.processing_class
+    texts = [tok.apply_chat_template(p, add_generation_prompt=True, tokenize=False) for p in prompts]
+    prompt_ids = [tok.encode(text, add_special_tokens=False) for text in texts]
+    completions, logprobs = trainer._generate_single_turn(prompt_ids, None, {}, 4)
+    eos = set(trainer.eos_token_ids)
+    assert logprobs is None and len(completions) == 2
+    for ids in completions:
+        assert 0 < len(ids) <= SMALL["max_completion_length"]
+        assert not eos & set(ids[:-1])  # nothing after an eos

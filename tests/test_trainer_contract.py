@@ -119,6 +119,18 @@ def test_log_averages_the_metrics_lists():
     assert "self._metrics[mode].clear()" in source, RESYNC
 
 
+def test_generate_single_turn_contract():
+    """`fast_generation` replaces TRL's transformers `generate` path and returns what it returns."""
+    params = _params(GRPOTrainer._generate_single_turn)
+    assert params == ["self", "prompt_ids", "images", "multimodal_fields", "num_generations", "has_tool_images"], (
+        RESYNC
+    )
+    source = _source("_generate_single_turn")
+    assert "completion_ids = [" in source and "logprobs = None" in source, RESYNC
+    assert "return completion_ids, logprobs" in source, RESYNC
+    assert 'padding_side="left"' in source, RESYNC  # prompts are left-padded, as fast_generate expects
+
+
 def test_funrl_trainer_overrides_only_what_is_pinned():
     from funrl.trainer import FunRLTrainer
 
@@ -127,7 +139,13 @@ def test_funrl_trainer_overrides_only_what_is_pinned():
         for name, value in vars(FunRLTrainer).items()
         if callable(value) and not name.startswith("__") and hasattr(GRPOTrainer, name)
     }
-    pinned = {"_compute_loss", "_get_per_token_logps_and_entropies", "_log_completion_extra", "log"}
+    pinned = {
+        "_compute_loss",
+        "_get_per_token_logps_and_entropies",
+        "_generate_single_turn",
+        "_log_completion_extra",
+        "log",
+    }
     assert overridden == pinned, (
         "FunRLTrainer overrides a new TRL method: add it to tests/test_trainer_contract.py with its contract"
     )

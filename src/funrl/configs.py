@@ -71,6 +71,14 @@ class FunRLConfig(GRPOConfig):
         entropy_adv_think_patience (`int`, *optional*, defaults to `5`):
             Stop with an error after this many consecutive optimizer steps below `entropy_adv_min_think_frac`
             (the bonus is 0 there and the run would silently train plain GRPO). `0` never stops.
+        share_prompt_forward (`bool`, *optional*, defaults to `True`):
+            Encode each distinct prompt once per forward pass (policy and reference) instead of once per rollout
+            (`funrl.shared_prompt`): the same log-probabilities, entropies and gradients up to float rounding, and
+            fewer tokens through the model. Off with activation checkpointing, multimodal inputs or MoE aux losses.
+        fast_generation (`bool`, *optional*, defaults to `False`):
+            Sample with `funrl.fast_generate` instead of `transformers.generate` (Llama/Qwen2 models, no vLLM, no
+            top_p/top_k/min_p/repetition penalty, fp32): the same distribution, other random draws; several times
+            faster for the toy quickstart's tiny model on CPU. Falls back to TRL's generation where it does not apply.
         log_failure_reasons (`bool`, *optional*, defaults to `True`):
             Log `failures/<reason>`: how many rollouts of each step scored 0, and why (needs `funrl.rewards`).
     """
@@ -135,6 +143,20 @@ class FunRLConfig(GRPOConfig):
         metadata={
             "help": "Stop with an error after this many consecutive steps below entropy_adv_min_think_frac (the "
             "bonus would be 0: plain GRPO). 0 = never stop."
+        },
+    )
+    share_prompt_forward: bool = field(
+        default=True,
+        metadata={
+            "help": "Encode each distinct prompt once per forward (policy and reference) instead of once per rollout "
+            "(funrl.shared_prompt): same log-probabilities up to float rounding, fewer tokens. False = TRL's pass."
+        },
+    )
+    fast_generation: bool = field(
+        default=False,
+        metadata={
+            "help": "Sample with funrl.fast_generate instead of transformers.generate (Llama/Qwen2, no vLLM, plain "
+            "temperature sampling, fp32): same distribution, other draws; much faster for tiny models on CPU."
         },
     )
     log_failure_reasons: bool = field(

@@ -4,7 +4,9 @@ The advantage math lives in `funrl.advantages` (pure tensor functions); this fil
 loss without an extra forward pass. `FunRLTrainer(..., args=FunRLConfig(use_entropy_adv=False))` is plain GRPO in
 the same harness, so FunRL and its baseline differ in one switch.
 
-    from funrl.configs import FunRLConfig
+    from funrl import fast_generate
+from funrl.configs import FunRLConfig
+from funrl.shared_prompt import shared_prompt_logps
     from funrl.rewards import load_reward_funcs
     from funrl.trainer import FunRLTrainer
 
@@ -27,8 +29,10 @@ from accelerate.utils import gather_object
 from transformers import TrainerCallback
 from trl import GRPOTrainer
 
+from funrl import fast_generate
 from funrl.advantages import STAT_NAMES, CotMasker, entropy_advantages, stats_to_metrics
 from funrl.configs import FunRLConfig
+from funrl.shared_prompt import shared_prompt_logps
 
 
 class ThinkSpanError(RuntimeError):
@@ -66,7 +70,9 @@ class FunRLTrainer(GRPOTrainer):
        pooled over the micro-batches and processes of the logging window), and `failures/<reward>/<reason>`, the
        number of rollouts of the step that each reward scored 0 for that reason (from the reasons `funrl.rewards`
        reports through `log_extra`).
-    6. When fewer than `entropy_adv_min_think_frac` of the rollouts close a think span for
+    6. With `share_prompt_forward` (default), each forward pass (policy and reference) encodes every distinct prompt
+       once instead of once per rollout (`funrl.shared_prompt`): the same values up to float rounding.
+    7. When fewer than `entropy_adv_min_think_frac` of the rollouts close a think span for
        `entropy_adv_think_patience` optimizer steps in a row, training stops with `ThinkSpanError`: the bonus would
        be 0 and the run plain GRPO.
 
@@ -160,14 +166,45 @@ class FunRLTrainer(GRPOTrainer):
             )
 
     def _get_per_token_logps_and_entropies(self, model, input_ids, attention_mask, logits_to_keep, *args, **kwargs):
-        logps, entropies, aux_loss = super()._get_per_token_logps_and_entropies(
-            model, input_ids, attention_mask, logits_to_keep, *args, **kwargs
-        )
+        shared = None
+        if self.args.share_prompt_forward:
+            shared = self._shared_prompt_forward(model, input_ids, attention_mask, logits_to_keep, *args, **kwargs)
+        if shared is None:
+            shared = super()._get_per_token_logps_and_entropies(
+                model, input_ids, attention_mask, logits_to_keep, *args, **kwargs
+            )
+        logps, entropies, aux_loss = shared
         inputs = self._shaping_inputs
         if inputs is not None and entropies is not None:
             self._shaping_inputs = None  # only the policy forward of this `_compute_loss` call
             inputs["advantages"] = self._shape_advantages(inputs, entropies)
         return logps, entropies, aux_loss
+
+    def _shared_prompt_forward(self, model, input_ids, attention_mask, logits_to_keep, *args, **kwargs):
+        """TRL's `(logps, entropies, None)` with one forward per distinct prompt (`funrl.shared_prompt`), or `None`
+        where that does not apply (multimodal or MoE inputs, activation checkpointing): then TRL's pass runs."""
+        batch_size = kwargs.pop("batch_size", None)
+        compute_entropy = kwargs.pop("compute_entropy", False)
+        if args or any(value not in (None, False) for value in kwargs.values()):
+            return None
+        if self.args.activation_checkpointing:  # checkpointed layers drop the key/value cache the sharing needs
+            return None
+        batch_size = batch_size or input_ids.size(0)
+        all_logps, all_entropies = [], []
+        for start in range(0, input_ids.size(0), batch_size):
+            ids, mask = input_ids[start : start + batch_size], attention_mask[start : start + batch_size]
+            out = shared_prompt_logps(
+                model, ids, mask, logits_to_keep, compute_entropy=compute_entropy, autocast=self.accelerator.autocast
+            )
+            if out is None:  # no prompt repeats in this chunk
+                logps, entropies, _ = GRPOTrainer._get_per_token_logps_and_entropies(
+                    self, model, ids, mask, logits_to_keep, compute_entropy=compute_entropy
+                )
+                out = (logps, entropies)
+            all_logps.append(out[0])
+            all_entropies.append(out[1])
+        entropies = torch.cat(all_entropies, dim=0) if compute_entropy else None
+        return torch.cat(all_logps, dim=0), entropies, None
 
     def _shape_advantages(self, inputs: dict[str, Any], entropies: torch.Tensor) -> torch.Tensor:
         """Per-token advantages (B, T) from the batch's (B,) advantages and the forward's entropies (B, T)."""
@@ -193,6 +230,70 @@ class FunRLTrainer(GRPOTrainer):
         )
         self._shaping_stats = out.stats
         return out.advantages
+
+    # ---- generation -----------------------------------------------------------------------------------------
+
+    def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images=False):
+        """With `fast_generation`, sample with `funrl.fast_generate` where it applies; else TRL's generation."""
+        if not self._fast_generation_applies(images, multimodal_fields):
+            return super()._generate_single_turn(
+                prompt_ids, images, multimodal_fields, num_generations, has_tool_images=has_tool_images
+            )
+        from trl.models import unwrap_model_for_generation
+        from trl.trainer.utils import pad
+
+        device = self.accelerator.device
+        tensors = [torch.tensor(ids) for ids in prompt_ids]
+        pad_id = self._tokenizer.pad_token_id
+        padded = pad(tensors, padding_value=pad_id, padding_side="left", pad_to_multiple_of=self.pad_to_multiple_of)
+        mask = pad([torch.ones_like(t) for t in tensors], padding_value=0, padding_side="left",
+                   pad_to_multiple_of=self.pad_to_multiple_of)  # fmt: skip
+        with (
+            unwrap_model_for_generation(
+                self.model_wrapped,
+                self.accelerator,
+                gather_deepspeed3_params=self.args.ds3_gather_for_generation,
+                gradient_checkpointing_kwargs=self.args.gradient_checkpointing_kwargs,
+            ) as unwrapped_model,
+            torch.no_grad(),
+        ):
+            if not fast_generate.supports(unwrapped_model):
+                return super()._generate_single_turn(
+                    prompt_ids, images, multimodal_fields, num_generations, has_tool_images=has_tool_images
+                )
+            completions = fast_generate.sample(
+                unwrapped_model,
+                padded.to(device),
+                mask.to(device),
+                max_new_tokens=self.max_completion_length,
+                temperature=self.temperature,
+                eos_token_ids=list(self.eos_token_ids),
+                pad_token_id=pad_id,
+            )
+        eos = set(self.eos_token_ids)
+        out = []  # as TRL: each row up to and including its first eos
+        for row in completions.tolist():
+            end = next((i for i, t in enumerate(row) if t in eos), len(row) - 1)
+            out.append(row[: end + 1])
+        return out, None
+
+    def _fast_generation_applies(self, images, multimodal_fields) -> bool:
+        """`fast_generation` samples exactly as TRL's `generate` only without vLLM, images or logits processors."""
+        args = self.args
+        return bool(
+            args.fast_generation
+            and not self.use_vllm
+            and not getattr(self, "use_transformers_continuous_batching", False)
+            and not images
+            and not multimodal_fields
+            and not args.generation_kwargs
+            and not args.cache_implementation
+            and not (args.bf16 or args.fp16)
+            and (args.top_p is None or args.top_p == 1.0)
+            and not args.top_k
+            and args.min_p is None
+            and args.repetition_penalty == 1.0
+        )
 
     # ---- why rollouts scored 0 ------------------------------------------------------------------------------
 
