@@ -58,7 +58,7 @@ def test_step_logits_equal_the_model_forward(model, eos):
 
 
 def test_draws_follow_the_distribution(model):
-    """The exponential race samples from softmax(logits / T): first-token frequencies match the probabilities."""
+    """Inverse-CDF draws sample from softmax(logits / T): first-token frequencies match the probabilities."""
     ids, mask = _prompts()
     ids, mask = ids[:1].repeat(4000, 1), mask[:1].repeat(4000, 1)
     _, logits = fast_generate.sample(model, ids[:1], mask[:1], 1, 1.0, [], 0, return_logits=True)

@@ -5,8 +5,8 @@ FLOPs: it grows the key/value cache by concatenation (copying the whole cache ev
 mask for `scaled_dot_product_attention`, and calls 29 small linear layers. `sample` runs the same model with:
 the prompt encoded by the model's own forward (one pass per distinct prompt, each row gets a copy of its cache), a
 preallocated cache written in place, fused q/k/v and gate/up projections (concatenated once per call), batched
-matrix products for the attention, and exponential-race sampling (`argmax(p / E)`, `E ~ Exp(1)`, which draws
-from `p` exactly, like `torch.multinomial`, at a fraction of its cost). Rows that have finished stop costing
+matrix products for the attention, and inverse-CDF sampling (one uniform draw per row against the cumulative
+probabilities, which draws from `p` exactly, like `torch.multinomial`, at a fraction of its cost). Rows that have finished stop costing
 compute once at most half the rows are still running (the batch is compacted).
 
 It samples from the same distribution as `generate` with `do_sample=True`, `temperature=T` and no other logits
@@ -98,10 +98,11 @@ def sample(
     u_pos = (u_mask.long().cumsum(-1) - 1).clamp(min=0)
     out = model(input_ids=u_ids, attention_mask=u_mask, position_ids=u_pos, use_cache=True, logits_to_keep=1)
     layers = len(base.layers)
-    keys = torch.zeros(layers, batch, kv_heads, total, head_dim, dtype=dtype, device=device)
-    values = torch.zeros_like(keys)
+    # keys stored transposed (D, S), so that q @ k^T and w @ v read slices of the buffers without copies
+    keys = torch.zeros(layers, batch, kv_heads, head_dim, total, dtype=dtype, device=device)
+    values = torch.zeros(layers, batch, kv_heads, total, head_dim, dtype=dtype, device=device)
     for i, layer_cache in enumerate(out.past_key_values.layers):
-        keys[i, :, :, :prompt_len] = layer_cache.keys[inverse]
+        keys[i, :, :, :, :prompt_len] = layer_cache.keys[inverse].transpose(-1, -2)
         values[i, :, :, :prompt_len] = layer_cache.values[inverse]
     bias = torch.zeros(batch, 1, 1, total, dtype=dtype, device=device)  # additive attention mask
     bias[:, 0, 0, :prompt_len].masked_fill_(prompt_mask == 0, float("-inf"))
@@ -127,8 +128,9 @@ def sample(
             full = torch.full((batch, logits.size(-1)), float("nan"), device=device)
             full[rows] = logits
             all_logits.append(full)
-        probs = torch.softmax(logits / temperature, dim=-1)
-        token = probs.div_(torch.empty_like(probs).exponential_()).argmax(dim=-1)  # exponential race: exact draw
+        cdf = torch.softmax(logits / temperature, dim=-1).cumsum_(dim=-1)  # inverse-CDF draw: exact
+        draw = torch.rand(cdf.size(0), 1, device=device, dtype=cdf.dtype) * cdf[:, -1:]
+        token = torch.searchsorted(cdf, draw, right=True).squeeze(1).clamp_(max=cdf.size(-1) - 1)
         tokens[rows, step] = torch.where(finished, pad_token_id, token)
         steps = step + 1
         finished = finished | torch.isin(token, eos)
@@ -153,11 +155,11 @@ def sample(
             half = head_dim // 2
             q = q * cos + torch.cat([-q[..., half:], q[..., :half]], dim=-1) * sin
             k = k * cos + torch.cat([-k[..., half:], k[..., :half]], dim=-1) * sin
-            keys[i, :, :, slot] = k
+            keys[i, :, :, :, slot] = k
             values[i, :, :, slot] = v
-            k_all, v_all = keys[i, :, :, : slot + 1], values[i, :, :, : slot + 1]  # (n, kv_heads, S, D)
+            k_t, v_all = keys[i, :, :, :, : slot + 1], values[i, :, :, : slot + 1]  # (n, kv, D, S), (n, kv, S, D)
             q = q.view(n, kv_heads, group, head_dim)
-            scores = torch.matmul(q, k_all.transpose(-1, -2)) * scale + bias[:, :, :, : slot + 1]
+            scores = torch.matmul(q, k_t) * scale + bias[:, :, :, : slot + 1]
             attn = torch.matmul(torch.softmax(scores, dim=-1), v_all).reshape(n, q_size)
             hidden = hidden + (torch.addmm(o_b, attn, o_w) if o_b is not None else attn @ o_w)
             gate_up = _rms(hidden, norm2, eps) @ gate_up_w
