@@ -12,7 +12,7 @@ The configuration is the quickstart's SFT: the `small` tiny model (~2M parameter
 prompts in the `funrl` format, batch 32, `max_length` 512, no activation checkpointing, 1 torch thread.
 
     .venv/bin/python benchmarks/sft_mfu.py                       # --steps 8 measured after --warmup 2
-    .venv/bin/python benchmarks/sft_mfu.py --batch 64 --padding-free
+    .venv/bin/python benchmarks/sft_mfu.py --batch 64
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=int, default=2, help="first steps left out")
     p.add_argument("--batch", type=int, default=32, help="per-device batch size (quickstart: 32)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (quickstart on a busy machine: 1)")
-    p.add_argument("--padding-free", action="store_true", help="TRL's padding_free (rows packed without padding)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workdir", default=None, help="where the model and data go (default: a temporary folder)")
     return p
@@ -78,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
                 "--activation_checkpointing", "false", "--output_dir", str(workdir / "run"), "--bf16", "false",
                 "--dtype", "float32", "--save_strategy", "no", "--report_to", "none", "--logging_steps", "1",
                 "--max_steps", str(steps), "--disable_tqdm", "true", "--seed", str(args.seed),
-                "--dataloader_num_workers", "0", "--padding_free", str(args.padding_free).lower()]  # fmt: skip
+                "--dataloader_num_workers", "0"]  # fmt: skip
     trainer = build_trainer(*sft_parser().parse_args_and_config(argv_sft))
     config = trainer.model.config
     n_params = sum(p.numel() for p in trainer.model.parameters())
@@ -120,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     peak = max(peaks.values())
     achieved = real / cpu * flops_per_token
     print(f"model: {n_params / 1e6:.2f}M parameters, {layers} layers, width {width}; batch {args.batch}, "
-          f"mean padded length {seq:.0f}, padding_free {args.padding_free}, {args.threads} thread(s)")  # fmt: skip
+          f"mean padded length {seq:.0f}, {args.threads} thread(s)")  # fmt: skip
     for shape, value in peaks.items():
         print(f"matmul {shape}: {value / 1e9:.1f} GFLOP/s")
     print(f"SFT: {real / cpu:.0f} real tokens/s ({padded / cpu:.0f} incl. padding; {real / padded:.0%} real) over "
