@@ -118,6 +118,6 @@ def test_funrl_trainer_overrides_only_what_is_pinned():
         for name, value in vars(FunRLTrainer).items()
         if callable(value) and not name.startswith("__") and hasattr(GRPOTrainer, name)
     }
-    assert overridden == {"_compute_loss", "_get_per_token_logps_and_entropies", "_log_completion_extra"}, (
+    assert overridden == {"_compute_loss", "_get_per_token_logps_and_entropies"}, (
         "FunRLTrainer overrides a new TRL method: add it to tests/test_trainer_contract.py with its contract"
     )

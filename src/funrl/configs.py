@@ -65,8 +65,6 @@ class FunRLConfig(GRPOConfig):
             Opening tag of the chain of thought. Empty when the prompt already opens the think block.
         entropy_adv_think_end (`str`, *optional*, defaults to `"</think>"`):
             Closing tag of the chain of thought.
-        log_failure_reasons (`bool`, *optional*, defaults to `True`):
-            Log `failures/<reason>`: how many rollouts of each step scored 0, and why (needs `funrl.rewards`).
     """
 
     use_entropy_adv: bool = field(
@@ -116,10 +114,6 @@ class FunRLConfig(GRPOConfig):
     entropy_adv_think_end: str = field(
         default="</think>",
         metadata={"help": "Closing tag of the chain of thought."},
-    )
-    log_failure_reasons: bool = field(
-        default=True,
-        metadata={"help": "Log failures/<reason>: per step, how many rollouts scored 0 and why (funrl.rewards)."},
     )
 
     def __post_init__(self):

@@ -1,7 +1,7 @@
 """The prompt/target template shared by SFT, the trainer and the evaluator, so a model is evaluated in the format
 it was trained on.
 
-Three formats (`FORMATS`), matching the three formats of `funrl.calls.parse_calls`:
+Three formats (`FORMATS`, defined once as `funrl.calls.parse.TEMPLATE_FORMATS`), each parsed by `funrl.calls.parse_calls`:
 
 * `"funrl"` (default, method.md §4): a system prompt that lists the sample's tools as JSON schemas and asks for
   `<think>…</think>\n<answer>[func(a=1, b='x')]</answer>` (BFCL Python-call syntax, keyword arguments,
@@ -33,9 +33,8 @@ import copy
 import json
 from typing import Any
 
+from funrl.calls.parse import TEMPLATE_FORMATS as FORMATS
 from funrl.schema import JSON_TO_BFCL_TYPE, Sample, base_category
-
-FORMATS = ("funrl", "bfcl-prompt", "qwen-fc")
 
 FUNRL_SYSTEM_PROMPT = (
     "You are an expert in composing functions. Reply as <think>...</think><answer>[...]</answer>. In <think>, name "

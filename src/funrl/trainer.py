@@ -19,11 +19,9 @@ The methods overridden here are a contract with the pinned TRL version: tests/te
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 import torch
-from accelerate.utils import gather_object
 from trl import GRPOTrainer
 
 from funrl.advantages import CotMasker, entropy_advantages, stats_to_metrics
@@ -47,8 +45,8 @@ class FunRLTrainer(GRPOTrainer):
     4. Only the clipped-ratio losses (`loss_type` grpo, bnpo, dr_grpo, dapo) are supported with the bonus;
        `FunRLConfig` rejects the others.
     5. Extra metrics every step: `entropy_adv/bonus_mean`, `entropy_adv/cap_frac`, `entropy_adv/cot_entropy`,
-       `entropy_adv/think_frac`, and `failures/<reward>/<reason>`, the number of rollouts of the step that each
-       reward scored 0 for that reason (from the reasons `funrl.rewards` reports through `log_extra`).
+       `entropy_adv/think_frac`. Why rollouts scored 0 is the reward's own metric (`rewards/<reward>/reason/<code>`,
+       logged by `funrl.rewards.CallReward` through TRL's `log_metric`), the same under plain `GRPOTrainer`.
 
     Everything else (generation, rewards, group normalisation, KL to the reference with `beta`, clipping, logging of
     `reward`, `reward_std`, `kl`, `entropy`) is TRL's. With `use_entropy_adv=False`, or form `cheng` with
@@ -74,7 +72,6 @@ class FunRLTrainer(GRPOTrainer):
         self._cot_masker = CotMasker(self.processing_class, args.entropy_adv_think_start, args.entropy_adv_think_end)
         self._shaping_inputs: dict[str, Any] | None = None  # set while `_compute_loss` runs the policy forward
         self._shaping_stats: torch.Tensor | None = None
-        self._seen_failures: dict[str, set[str]] = {}
 
     # ---- the advantage --------------------------------------------------------------------------------------
 
@@ -135,21 +132,3 @@ class FunRLTrainer(GRPOTrainer):
         )
         self._shaping_stats = out.stats
         return out.advantages
-
-    # ---- why rollouts scored 0 ------------------------------------------------------------------------------
-
-    def _log_completion_extra(self, column: str, values: list):
-        """Also count the failure reasons that funrl's rewards report as a `<reward>_reason` column."""
-        super()._log_completion_extra(column, values)
-        if not (self.args.log_failure_reasons and column.endswith("_reason")):
-            return
-        # Every rank scores its own rollouts at the same point, so gathering here is collective and safe; the
-        # counts are global and identical on every rank, which makes TRL's cross-rank mean equal to the count.
-        reasons = [v for v in gather_object(list(values)) if v is not None]
-        counts = Counter(r for r in reasons if r != "ok")
-        reward_name = column[: -len("_reason")]
-        # TRL averages a metric over the steps in which it was logged: once seen, a reason is logged every step.
-        seen = self._seen_failures.setdefault(reward_name, set())
-        seen.update(counts)
-        for reason in sorted(seen):
-            self._log_metric(f"failures/{reward_name}/{reason.replace(':', '/')}", float(counts[reason]))
