@@ -95,7 +95,10 @@ CASES = [
 @pytest.mark.parametrize(("completion", "gt", "category", "expected"), CASES)
 def test_reward_table(completion, gt, category, expected):
     kwargs = {"ground_truth": [gt], "tools": [TOOLS], "category": [category]}
-    got = tuple(f(prompts=["q"], completions=[completion], **kwargs)[0] for f in (funrl_reward, format_reward, ast_match_reward))
+    got = tuple(
+        f(prompts=["q"], completions=[completion], **kwargs)[0]
+        for f in (funrl_reward, format_reward, ast_match_reward)
+    )
     assert got == expected
 
 
