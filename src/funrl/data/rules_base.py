@@ -16,8 +16,6 @@ from typing import Any
 
 from funrl.data.records import dataclass_from_dict
 
-ACTIONS = ("reject", "repair", "warn")
-
 # Rule ID -> (funnel class, one-line description). The class decides the funnel column a rejection falls in.
 RULES: dict[str, tuple[str, str]] = {
     "S2": ("schema", "tool names non-empty and unique; exact duplicate tools collapsed"),
@@ -84,7 +82,7 @@ class ValidationConfig:
     Args:
         repair_names (`bool`, *optional*, defaults to `False`):
             C1: repair a called name that matches exactly one tool case-insensitively or with `.`<->`_`.
-        default_means_optional (`bool`, *optional*, defaults to `False`):
+        default_makes_optional (`bool`, *optional*, defaults to `False`):
             S6: without an explicit `required`, a parameter with a `default` counts as optional.
         default_policy (`str`, *optional*, defaults to `"omit"`):
             V3: an optional argument equal to its declared default is `"omit"`-ted from the target, allowed
@@ -109,7 +107,7 @@ class ValidationConfig:
     """
 
     repair_names: bool = field(default=False, metadata={"help": "C1: repair case / '.'<->'_' name mismatches."})
-    default_means_optional: bool = field(
+    default_makes_optional: bool = field(
         default=False, metadata={"help": "S6: a `default` alone makes a parameter optional (xLAM-style tools)."}
     )
     default_policy: str = field(
