@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from funrl.configs import FunRLConfig, FunRLScriptArguments
-from funrl.train import _resume_arg, load_samples, make_parser, resolve_model
+from funrl.loading import load_samples, resolve_model
+from funrl.train import _resume_arg, make_parser
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 CPU = dict(output_dir="unused", report_to="none", bf16=False)

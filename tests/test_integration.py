@@ -217,7 +217,7 @@ def test_prepare_output_folder_trains_on_its_train_split_only(toy_jsonl, tmp_pat
     # `dataset_name: <funrl prepare output>` used to read train.jsonl AND validation.jsonl (and rejected.jsonl)
     from funrl.configs import FunRLScriptArguments
     from funrl.schema import read_samples
-    from funrl.train import load_samples
+    from funrl.loading import load_samples
 
     samples = read_samples(toy_jsonl)
     write_samples(samples[:7], tmp_path / "train.jsonl")

@@ -1,4 +1,5 @@
-"""Configuration dataclasses of `funrl train`: `FunRLConfig(GRPOConfig)` and `FunRLScriptArguments`.
+"""Configuration dataclasses of the training commands: `FunRLConfig(GRPOConfig)`, `DataArguments` (the data fields
+`funrl train` and `funrl sft` share) and `FunRLScriptArguments(DataArguments)`.
 
 `FunRLConfig` adds only the entropy-enhanced advantage of FunRL (arXiv 2508.05118) to TRL's `GRPOConfig`; every
 other field (batch sizes, `beta`, `loss_type`, generation settings, logging) is TRL's own. `FunRLScriptArguments`
@@ -17,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from trl import GRPOConfig
+
+from funrl.calls.parse import TEMPLATE_FORMATS as FORMATS
 
 ENTROPY_ADV_FORMS = ("cheng", "egpo")
 ENTROPY_ADV_LEVELS = ("token", "sequence")
@@ -180,9 +183,10 @@ class FunRLConfig(GRPOConfig):
 
 
 @dataclass
-class FunRLScriptArguments:
+class DataArguments:
     """
-    What `funrl train` trains on: the model (in TRL's `ModelConfig`), the data, the rewards and the prompt format.
+    What a training command (`funrl train`, `funrl sft`) trains on, apart from the model (TRL's `ModelConfig`): the
+    one data-arguments dataclass both extend, so one recipe vocabulary serves both.
 
     Parameters:
         dataset_name (`str`, *optional*, defaults to `"toy"`):
@@ -197,10 +201,9 @@ class FunRLScriptArguments:
             Keep the first N samples (after loading; for `toy`, how many to generate, default 256).
         toy_seed (`int`, *optional*, defaults to `0`):
             Seed of the toy world generator.
-        reward_funcs (`list[str]`, *optional*, defaults to `["funrl"]`):
-            Reward names from `funrl.rewards` (or dotted import paths); weights are `reward_weights`.
         prompt_format (`str`, *optional*, defaults to `"funrl"`):
-            Prompt template of `funrl.template` that renders each sample's own tools into its prompt.
+            Template of `funrl.template` that renders each sample's own tools into its prompt (and its target for
+            SFT): `funrl`, `bfcl-prompt` or `qwen-fc`.
         tiny_model_dir (`str` or `None`, *optional*):
             Where `model_name_or_path: funrl-tiny` builds the tiny model (default `<output_dir>/tiny-model`).
     """
@@ -222,13 +225,9 @@ class FunRLScriptArguments:
         metadata={"help": "Keep the first N samples (toy: how many to generate; default 256)."},
     )
     toy_seed: int = field(default=0, metadata={"help": "Seed of the toy world generator (dataset_name: toy)."})
-    reward_funcs: list[str] = field(
-        default_factory=lambda: ["funrl"],
-        metadata={"help": "Reward names from funrl.rewards, or dotted import paths; weights via reward_weights."},
-    )
     prompt_format: str = field(
         default="funrl",
-        metadata={"help": "Prompt template (funrl.template) rendering each sample's tools into its prompt."},
+        metadata={"help": f"Prompt template (funrl.template) rendering each sample's tools: {', '.join(FORMATS)}."},
     )
     tiny_model_dir: str | None = field(
         default=None,
@@ -238,7 +237,28 @@ class FunRLScriptArguments:
     )
 
     def __post_init__(self):
+        if self.prompt_format not in FORMATS:
+            raise ValueError(f"prompt_format={self.prompt_format!r}; valid formats: {', '.join(FORMATS)}")
         if self.max_train_samples is not None and self.max_train_samples < 1:
             raise ValueError(f"max_train_samples={self.max_train_samples} must be >= 1, or unset to keep all.")
+
+
+@dataclass
+class FunRLScriptArguments(DataArguments):
+    """
+    What `funrl train` trains on: the data and prompt format (`DataArguments`) and the rewards.
+
+    Parameters:
+        reward_funcs (`list[str]`, *optional*, defaults to `["funrl"]`):
+            Reward names from `funrl.rewards` (or dotted import paths); weights are `reward_weights`.
+    """
+
+    reward_funcs: list[str] = field(
+        default_factory=lambda: ["funrl"],
+        metadata={"help": "Reward names from funrl.rewards, or dotted import paths; weights via reward_weights."},
+    )
+
+    def __post_init__(self):
+        super().__post_init__()
         if not self.reward_funcs:
             raise ValueError("reward_funcs is empty; set at least one, e.g. reward_funcs: [funrl].")
