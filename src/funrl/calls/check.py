@@ -21,7 +21,7 @@ from funrl.calls.parse import parse_calls
 __all__ = ["Verdict", "check_output", "output_language"]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass costs ~1 us more per check (measured), ~7% of the reward
 class Verdict:
     """What the checker says about one completion.
 
