@@ -25,10 +25,10 @@ ENTROPY_ADV_FORMS = ("cheng", "egpo")
 ENTROPY_ADV_LEVELS = ("token", "sequence")
 ENTROPY_ADV_SPANS = ("think", "completion")
 # Loss types whose objective is the clipped policy ratio times a per-token advantage (the objective of
-# method.md §2). The others reshape the advantage's role (cispo, sapo, vespo) or are sequence-level by
+# docs/method.md §2). The others reshape the advantage's role (cispo, sapo, vespo) or are sequence-level by
 # construction (luspo), and the bonus is not defined for them.
 SUPPORTED_LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo")
-# Paper defaults per form (method.md §2): form A weight alpha=0.4, cap divisor kappa=2; form B weight
+# Paper defaults per form (docs/method.md §2): form A weight alpha=0.4, cap divisor kappa=2; form B weight
 # lambda=0.4, clip constant alpha=2.
 FORM_DEFAULTS = {"cheng": {"alpha": 0.4, "kappa": 2.0}, "egpo": {"alpha": 2.0, "lambda": 0.4}}
 
@@ -100,7 +100,7 @@ class FunRLConfig(GRPOConfig):
         default="sequence",
         metadata={
             "help": "'sequence': mean entropy over the span, one bonus per rollout on all its tokens (EGPO reading, "
-            "method.md §2); 'token': per-token bonus from each token's entropy (Cheng et al.)."
+            "docs/method.md §2); 'token': per-token bonus from each token's entropy (Cheng et al.)."
         },
     )
     entropy_adv_span: str = field(

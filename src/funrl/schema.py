@@ -144,7 +144,7 @@ class Sample:
         )
 
     def to_row(self) -> dict[str, Any]:
-        """A flat row for `datasets`/Arrow: nested fields serialised as JSON strings (spec D5)."""
+        """A flat row for `datasets`/Arrow: nested fields serialised as JSON strings (docs/data.md, rule D5)."""
         return {
             "id": self.id,
             "source": self.source,

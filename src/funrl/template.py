@@ -3,7 +3,7 @@ it was trained on.
 
 Three formats (`FORMATS`, defined once as `funrl.calls.parse.TEMPLATE_FORMATS`), each parsed by `funrl.calls.parse_calls`:
 
-* `"funrl"` (default, method.md §4): a system prompt that lists the sample's tools as JSON schemas and asks for
+* `"funrl"` (default, docs/method.md §4): a system prompt that lists the sample's tools as JSON schemas and asks for
   `<think>…</think>\n<answer>[func(a=1, b='x')]</answer>` (BFCL Python-call syntax, keyword arguments,
   `<answer>[]</answer>` when no function fits). The sample's own system message is appended to ours. A sample
   with `meta["prompt_style"] == "compact"` lists its tools as one-line Python signatures under a one-sentence
@@ -329,7 +329,7 @@ def _target_calls(sample: Sample) -> list[dict[str, dict[str, Any]]]:
 
 def render_think(sample: Sample) -> str:
     """A deterministic chain of thought in the paper's pattern: name the function, enumerate the extracted parameter
-    values, verify the required ones (method.md §4)."""
+    values, verify the required ones (docs/method.md §4)."""
     from funrl.calls.render import render_calls
 
     calls = _target_calls(sample)

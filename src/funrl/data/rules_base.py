@@ -1,6 +1,6 @@
 """Shared vocabulary of the AST-validation rules: `Finding`, `ValidationConfig` and the rule-ID table.
 
-Every rule of data-validation.md §2 reports a `Finding(code, action, detail)` where `code` is the rule ID
+Every rule of docs/data.md, "Validation rules" reports a `Finding(code, action, detail)` where `code` is the rule ID
 (`"S7"`, `"T2"`, ...), a stable reason code, and `action` is `"reject"`, `"repair"` or `"warn"`. The rule
 modules (`rules_schema`, `rules_values`, `rules_calls`) and `funrl.data.validate` import from here; user code
 imports `ValidationConfig` and `Finding` from `funrl.data.validate`.
@@ -77,7 +77,7 @@ class Finding:
 
 @dataclass
 class ValidationConfig:
-    """Per-source actions of the AST-validation rules (data-validation.md §2). Defaults are lossless.
+    """Per-source actions of the AST-validation rules (docs/data.md, "Validation rules"). Defaults are lossless.
 
     Args:
         repair_names (`bool`, *optional*, defaults to `False`):
