@@ -4,7 +4,7 @@
    never import command modules, no command module imports another, and no import cycle exists (lazy imports inside
    functions count too: they are the same dependency, only deferred).
 2. The README's file map names every module and package of `src/funrl`, and only those.
-3. The repository is self-contained: no file cites a document outside it (`../shared/specs`, or a `*.md` that is
+3. The repository is self-contained: no file cites a document outside it (the specs folder beside it, or a `*.md` that is
    not in the repository).
 
 Known violations in files being moved by other work are listed in `KNOWN_VIOLATIONS` with the reason; the test fails
