@@ -110,14 +110,14 @@ def run_worker(python: str, mode: str, args, **extra: str) -> None:
 def time_funrl(rows: list[dict], data_dir: str, repeat: int, batch: int) -> tuple[list[float], list[float], list]:
     from funrl.bfcl import load_bfcl
     from funrl.calls import check_output
-    from funrl.rewards import get_ast_match_reward
+    from funrl.rewards import CallReward
 
     samples = {s.id: s for s in load_bfcl(data_dir, sorted({r["category"] for r in rows}))}
     # training-style columns: JSON strings, one object per dataset row, repeated for each completion
     columns = {i: (json.dumps(s.ground_truth), json.dumps(s.tools), s.category) for i, s in samples.items()}
     reward_times, check_times, verdicts = [], [], []
     for _ in range(repeat):
-        reward = get_ast_match_reward("bfcl-prompt")  # fresh each run: nothing cached from the previous one
+        reward = CallReward("ast_match", "bfcl-prompt")  # fresh each run: nothing cached from the previous one
         t0 = time.process_time()
         results = []
         for start in range(0, len(rows), batch):

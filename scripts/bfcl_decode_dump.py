@@ -1,6 +1,6 @@
 """Record the official BFCL decodings of a corpus of model outputs, for the parser's differential test.
 
-Run with the checker's virtual environment (bfcl-eval installed, see ../shared/tools/README.md), from the
+Run with the checker's virtual environment (bfcl-eval installed, see scripts/setup_bfcl_checker.sh), from the
 repository root:
 
     .venv-bfcl/bin/python scripts/bfcl_decode_dump.py --data-dir ../shared/bfcl_data \\

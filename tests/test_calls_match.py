@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from funrl.calls import MatchResult, check_output, match_calls
-from funrl.calls.types import normalize_string
+from funrl.calls.values import normalize_string
 from funrl.schema import normalize_tools
 
 REPO = Path(__file__).resolve().parents[1]

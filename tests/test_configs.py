@@ -1,4 +1,4 @@
-"""Tests of funrl.configs and the data/model/resume resolution of funrl.train (no training here).
+"""Tests of funrl.configs, the shared loaders of funrl.loading and the resume resolution of funrl.train (no training).
 
 .venv/bin/python -m pytest tests/test_configs.py -q
 """
@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from funrl.configs import FunRLConfig, FunRLScriptArguments
-from funrl.train import _resume_arg, load_samples, make_parser, resolve_model
+from funrl.configs import DataArguments, FunRLConfig, FunRLScriptArguments
+from funrl.loading import load_samples, resolve_model
+from funrl.train import _resume_arg, make_parser
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 CPU = dict(output_dir="unused", report_to="none", bf16=False)
@@ -54,6 +55,19 @@ class TestFunRLConfig:
             FunRLScriptArguments(max_train_samples=0)
         with pytest.raises(ValueError, match="reward_funcs"):
             FunRLScriptArguments(reward_funcs=[])
+        with pytest.raises(ValueError, match="prompt_format='xml'; valid formats: funrl, bfcl-prompt, qwen-fc"):
+            FunRLScriptArguments(prompt_format="xml")
+
+    def test_one_data_arguments_dataclass_for_train_and_sft(self):
+        from dataclasses import fields
+
+        from funrl.sft import SFTScriptArguments
+
+        data = [f.name for f in fields(DataArguments)]
+        assert issubclass(FunRLScriptArguments, DataArguments) and issubclass(SFTScriptArguments, DataArguments)
+        # each command adds only its own fields; none repeats a data field
+        assert [f.name for f in fields(FunRLScriptArguments)] == [*data, "reward_funcs"]
+        assert [f.name for f in fields(SFTScriptArguments)] == [*data, "max_time_s"]
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@
   the same per-category counts and failing ids as funrl (slow).
 
 The official side runs in its own virtual environment: `.venv-bfcl/bin/python` in the repository, or the
-interpreter named by `$BFCL_VENV_PYTHON` (see ../shared/tools/README.md to install it).
+interpreter named by `$BFCL_VENV_PYTHON` (`scripts/setup_bfcl_checker.sh` installs it).
 """
 
 from __future__ import annotations

@@ -216,8 +216,8 @@ def test_unreachable_judge_is_an_error_not_an_empty_dataset():
 def test_prepare_output_folder_trains_on_its_train_split_only(toy_jsonl, tmp_path):
     # `dataset_name: <funrl prepare output>` used to read train.jsonl AND validation.jsonl (and rejected.jsonl)
     from funrl.configs import FunRLScriptArguments
+    from funrl.loading import load_samples
     from funrl.schema import read_samples
-    from funrl.train import load_samples
 
     samples = read_samples(toy_jsonl)
     write_samples(samples[:7], tmp_path / "train.jsonl")

@@ -12,7 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from funrl.plot import DEFAULT_METRICS, find_event_files, load_run, main, plot_runs, read_trainer_state, smooth
+from funrl.curves import (
+    DEFAULT_METRICS,
+    curves_figure,
+    find_event_files,
+    load_run,
+    plot_runs,
+    read_trainer_state,
+    smooth,
+)
+from funrl.plot import main
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -182,9 +191,40 @@ def test_unknown_metrics_list_what_was_logged(two_runs, tmp_path, capsys):
     assert "logged metrics: [" in capsys.readouterr().err
 
 
-def test_labels_must_match_runs(two_runs, tmp_path):
-    with pytest.raises(SystemExit):
+def test_labels_must_match_runs(two_runs, tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
         main([str(two_runs[0]), str(two_runs[1]), "--labels", "only-one", "--out", str(tmp_path / "x.png")])
+    assert info.value.code == 2
+    assert "funrl plot: error: --labels gives 1 label(s) for 2 run(s)" in capsys.readouterr().err
+
+
+def test_bad_smoothing_is_one_line(two_runs, tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        main([str(two_runs[0]), "--smooth", "1.5", "--out", str(tmp_path / "x.png")])
+    assert info.value.code == 2 and "smooth must be in [0, 1), got 1.5" in capsys.readouterr().err
+
+
+def test_help_shows_every_default(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    assert "(default: curves.png)" in out and "(default: 0.0)" in out
+    assert f"(default: {list(DEFAULT_METRICS)})" in out
+
+
+def test_curves_figure_from_log_histories():
+    """The in-process plotter (CPU demo): log histories + keys -> one panel per key, one line per history."""
+    grpo = [{"step": 1, "reward": 0.0, "kl": 0.1}, {"step": 2, "reward": 0.5, "kl": 0.2}]
+    funrl = [{"step": 1, "reward": 0.25, "entropy_adv/bonus_mean": 0.01}, {"step": 2, "loss": 1.0}]
+    fig = curves_figure([grpo, funrl], ("reward", "kl", "entropy_adv/bonus_mean"), ["GRPO", "FunRL"], title="t")
+    reward, kl, bonus = fig.axes[:3]
+    assert [line.get_label() for line in reward.get_lines()] == ["GRPO", "FunRL"]
+    assert [list(line.get_xdata()) for line in reward.get_lines()] == [[1, 2], [1]]
+    assert [line.get_label() for line in kl.get_lines()] == ["GRPO"]
+    assert [line.get_label() for line in bonus.get_lines()] == ["FunRL"]
+    assert fig._suptitle.get_text() == "t"
+    with pytest.raises(ValueError, match="1 label"):
+        curves_figure([grpo, funrl], ("reward",), ["only-one"])
 
 
 def test_real_smoke_run(tmp_path):

@@ -463,7 +463,7 @@ class TestCanonical:
 
     @pytest.mark.parametrize("fmt", list(FIXTURES))
     def test_round_trip(self, fmt, tmp_path):
-        """read -> canonical -> write -> read gives the same canonical records (data-validation.md §6.1)."""
+        """read -> canonical -> write -> read gives the same canonical records (docs/data.md, "The canonical record", rule 3)."""
         samples = [s for it in read_source(FIXTURES[fmt], fmt) for s in it.samples]
         assert samples
         write_samples(samples, tmp_path / "out.jsonl")

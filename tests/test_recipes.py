@@ -28,7 +28,7 @@ PAPER_MODELS = {
     "qwen2.5-coder-7b-instruct": "Qwen/Qwen2.5-Coder-7B-Instruct",
     "llama-3.2-3b-instruct": "meta-llama/Llama-3.2-3B-Instruct",
 }
-# method.md §2 and §6: the values the paper (or the third-party report of its setup) used.
+# docs/method.md §2 and §6: the values the paper (or the third-party report of its setup) used.
 PAPER_VALUES = {
     "beta": 0.001,  # KL coefficient [3RD]
     "temperature": 0.7,  # rollout temperature [3RD]

@@ -17,18 +17,11 @@ import pytest
 import funrl.rewards
 from funrl.calls import check_output, parse_calls
 from funrl.calls.treesitter import available
-from funrl.rewards import (
-    REWARD_FUNCS,
-    CallReward,
-    ast_match_reward,
-    completion_text,
-    format_reward,
-    funrl_reward,
-    get_funrl_reward,
-    load_reward_funcs,
-    score_completion,
-)
+from funrl.rewards import REWARD_KINDS, CallReward, completion_text, load_reward_funcs, score_completion
 from funrl.schema import Sample
+
+# the one way to get rewards: load_reward_funcs (CallReward instances)
+funrl_reward, format_reward, ast_match_reward = load_reward_funcs(REWARD_KINDS)
 
 DATA = Path(__file__).parent / "data" / "score"
 
@@ -102,7 +95,10 @@ CASES = [
 @pytest.mark.parametrize(("completion", "gt", "category", "expected"), CASES)
 def test_reward_table(completion, gt, category, expected):
     kwargs = {"ground_truth": [gt], "tools": [TOOLS], "category": [category]}
-    got = tuple(f(prompts=["q"], completions=[completion], **kwargs)[0] for f in REWARD_FUNCS.values())
+    got = tuple(
+        f(prompts=["q"], completions=[completion], **kwargs)[0]
+        for f in (funrl_reward, format_reward, ast_match_reward)
+    )
     assert got == expected
 
 
@@ -151,14 +147,14 @@ def test_reason_codes(completion, gt, category, reason):
 class TestOtherFormats:
     def test_qwen_fc(self):
         block = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'
-        reward = get_funrl_reward("qwen-fc")
+        reward = CallReward("funrl", "qwen-fc")
         assert reward.__name__ == "funrl_reward_qwen_fc"
         assert reward(completions=[block], ground_truth=[WEATHER], tools=[TOOLS], category=["simple"]) == [1.0]
         wrong = block.replace("Paris", "Rome")
         assert reward(completions=[wrong], ground_truth=[WEATHER], tools=[TOOLS], category=["simple"]) == [0.0]
 
     def test_bfcl_prompt(self):
-        reward = get_funrl_reward("bfcl-prompt")
+        reward = CallReward("funrl", "bfcl-prompt")
         cols = {"ground_truth": [WEATHER] * 2, "tools": [TOOLS] * 2, "category": ["simple"] * 2}
         assert reward(completions=["[get_weather(city='Paris')]", T("[get_weather(city='Paris')]")], **cols) == [
             1.0,
@@ -167,7 +163,7 @@ class TestOtherFormats:
 
     def test_unknown_format_lists_valid(self):
         with pytest.raises(ValueError, match="unknown output format 'json'; valid: funrl, bfcl-prompt, qwen-fc"):
-            get_funrl_reward("json")
+            CallReward("funrl", "json")
 
 
 class TestTrlPlumbing:
@@ -213,7 +209,7 @@ class TestTrlPlumbing:
 
     def test_logs_reasons_through_trl_hooks(self):
         extra, metrics = {}, {}
-        reward = get_funrl_reward()
+        reward = CallReward()
         completions = [T("[get_weather(city='Paris')]"), T("[get_weather()]"), "no template", T("[]")]
         out = reward(
             completions=completions,
@@ -266,7 +262,7 @@ class TestTrlPlumbing:
         assert calls == [right, wrong, right]  # the repeats of row 1 reuse its verdicts; row 2 is checked
 
     def test_picklable_with_name(self):
-        for reward in (funrl_reward, format_reward, ast_match_reward, get_funrl_reward("qwen-fc")):
+        for reward in (funrl_reward, format_reward, ast_match_reward, CallReward("funrl", "qwen-fc")):
             clone = pickle.loads(pickle.dumps(reward))
             assert clone.__name__ == reward.__name__ and repr(clone) == repr(reward)
             args = {"completions": [T("[]")], "ground_truth": ["[]"], "tools": ["[]"], "category": ["irrelevance"]}
@@ -275,8 +271,10 @@ class TestTrlPlumbing:
 
 class TestRegistry:
     def test_names(self):
-        assert list(REWARD_FUNCS) == ["funrl", "format", "ast_match"]
-        assert [f.__name__ for f in REWARD_FUNCS.values()] == ["funrl_reward", "format_reward", "ast_match_reward"]
+        assert REWARD_KINDS == ("funrl", "format", "ast_match")
+        funcs = load_reward_funcs(REWARD_KINDS)
+        assert [f.__name__ for f in funcs] == ["funrl_reward", "format_reward", "ast_match_reward"]
+        assert all(isinstance(f, CallReward) for f in funcs)
 
     def test_load_by_name_and_format(self):
         funcs = load_reward_funcs(["ast_match", "format"], fmt="bfcl-prompt")
@@ -327,7 +325,7 @@ def _columns(items):
 
 def test_ast_match_reward_equals_check_output_and_official(fixture_set):
     outputs = [o for o, _, _ in fixture_set]
-    rewards = get_funrl_reward("bfcl-prompt").score_batch(outputs, **_columns(fixture_set))
+    rewards = CallReward("funrl", "bfcl-prompt").score_batch(outputs, **_columns(fixture_set))
     ast = load_reward_funcs(["ast_match"], fmt="bfcl-prompt")[0](completions=outputs, **_columns(fixture_set))
     assert len(fixture_set) >= 130
     for (output, sample, official_valid), value, (funrl_value, _) in zip(fixture_set, ast, rewards):

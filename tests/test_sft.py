@@ -108,7 +108,7 @@ class TestTraining:
         trainer = build_trainer(*tiny_run)
         tokenizer = trainer.processing_class
         script_args = tiny_run[0]
-        from funrl.train import load_samples
+        from funrl.loading import load_samples
 
         samples = load_samples(script_args)
         for sample, row in zip(samples, trainer.train_dataset):

@@ -52,13 +52,10 @@ SMALL = dict(
 )
 
 
-def _parity_reward(completions, log_extra=None, **kwargs):
+def _parity_reward(completions, **kwargs):
     """1.0 when the completion has an even number of characters: varies across a group of random completions."""
     texts = [c[0]["content"] if isinstance(c, list) else c for c in completions]
-    rewards = [float(len(t) % 2 == 0) for t in texts]
-    if log_extra is not None:  # report reasons the way funrl.rewards does
-        log_extra("_parity_reward_reason", ["ok" if r else "length:odd" for r in rewards])
-    return rewards
+    return [float(len(t) % 2 == 0) for t in texts]
 
 
 @pytest.fixture(scope="module")
@@ -90,8 +87,6 @@ def test_train_logs_and_updates(model_dir, dataset, tmp_path):
         for key in ("reward", "reward_std", "kl", "entropy", "entropy_adv/bonus_mean", "entropy_adv/cap_frac"):
             assert key in log, key
         assert "entropy_adv/cot_entropy" in log and "entropy_adv/think_frac" in log
-        assert "failures/_parity_reward/length/odd" in log  # counts of the reward's failure reasons
-        assert float(log["failures/_parity_reward/length/odd"]).is_integer()
     # the bonus acted: some rollouts had a span, and a span's bonus is positive where A != 0
     assert any(log["entropy_adv/think_frac"] > 0 for log in steps)
     assert any(log["entropy_adv/bonus_mean"] > 0 for log in steps)
@@ -109,9 +104,11 @@ def test_smoke_recipe_settings_on_the_funrl_reward(model_dir, dataset, tmp_path)
     )
     trainer.train()
     log = trainer.state.log_history[0]
-    failures = {k: v for k, v in log.items() if k.startswith("failures/funrl_reward/")}
-    # every rollout that scored 0 is counted under one reason
-    assert sum(failures.values()) == pytest.approx(8 * (1 - log["reward"]))
+    prefix = "rewards/funrl_reward/reason/"
+    failures = {k: v for k, v in log.items() if k.startswith(prefix) and k != prefix + "ok"}
+    # the one failure-reason metric (the reward's own): every rollout that scored 0 is counted under one reason
+    assert failures and not any(k.startswith("failures/") for k in log)
+    assert sum(failures.values()) == pytest.approx(1 - log["reward"])
     assert "entropy_adv/bonus_mean" in log
 
 

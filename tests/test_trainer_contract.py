@@ -143,7 +143,6 @@ def test_funrl_trainer_overrides_only_what_is_pinned():
         "_compute_loss",
         "_get_per_token_logps_and_entropies",
         "_generate_single_turn",
-        "_log_completion_extra",
         "log",
     }
     assert overridden == pinned, (

@@ -2,7 +2,7 @@
 
 GRPO gives each rollout one group-normalised advantage `A` (B,). FunRL adds a bonus computed from the policy's
 entropy on the rollout's chain of thought (the tokens strictly inside `<think>...</think>`), clipped so that the
-sign of `A` never flips (method.md §2):
+sign of `A` never flips (docs/method.md §2):
 
 - form `cheng` (Cheng et al., arXiv 2506.14758): `A + min(alpha * H, |A| / kappa)`;
 - form `egpo` (EGPO reproduction plan): `A + lambda * clip(H, -|A| / alpha, |A| / alpha)`.

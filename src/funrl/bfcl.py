@@ -14,8 +14,9 @@ import importlib.util
 import json
 import os
 from pathlib import Path
+from typing import Any
 
-from funrl.schema import Sample, SchemaError, normalize_tools
+from funrl.schema import Sample, SchemaError, language_of, normalize_tools
 
 # Single-turn categories (v4 names) with their entry counts in BFCL v4.
 SINGLE_TURN: dict[str, int] = {
@@ -117,6 +118,29 @@ def _read_json_lines(path: Path) -> list[dict]:
     return rows
 
 
+def entry_sample(
+    row: dict[str, Any], category: str, ground_truth: list, source: str = "bfcl", meta: dict[str, Any] | None = None
+) -> Sample:
+    """The one BFCL entry -> `Sample` builder (used by `load_category` and the `bfcl` reader of `funrl prepare`).
+
+    `row` is one line of a question file (`id`, `question`: a list of turns, `function`: BFCL's docs), `category`
+    its single-turn category and `ground_truth` its possible answer (`[]` for the no-answer categories). The
+    turns are flattened into `messages`, the tools normalised for the category's language (`language_of`), and
+    BFCL's own docs kept as `meta["bfcl_functions"]` (the Java / JavaScript matcher reads their element types);
+    `meta` adds fields after it. Raises `AttributeError` / `TypeError` for docs that cannot be normalised.
+    """
+    functions = row.get("function") or []
+    return Sample(
+        id=str(row["id"]),
+        source=source,
+        category=category,
+        messages=[m for turn in row.get("question") or [] for m in turn],
+        tools=normalize_tools(functions, language_of(category)),
+        ground_truth=ground_truth,
+        meta={"bfcl_functions": functions, **(meta or {})},
+    )
+
+
 def load_category(data_dir: str | os.PathLike | None, category: str, version: str = "v4") -> list[Sample]:
     """Load one single-turn category as `Sample`s (multi-turn and agentic categories are not single-turn)."""
     if category not in SINGLE_TURN:
@@ -132,24 +156,11 @@ def load_category(data_dir: str | os.PathLike | None, category: str, version: st
         if not apath.is_file():
             raise FileNotFoundError(f"{apath} not found: category {category} needs its possible answers")
         answers = {row["id"]: row["ground_truth"] for row in _read_json_lines(apath)}
-    language = "java" if category == "simple_java" else "javascript" if category == "simple_javascript" else "python"
     samples = []
     for lineno, row in enumerate(_read_json_lines(qpath), start=1):
-        turns = row.get("question") or []
-        messages = [m for turn in turns for m in turn]
         if category not in NO_ANSWER_CATEGORIES and row["id"] not in answers:
             raise SchemaError(f"{apath}: no possible answer for id {row['id']!r} ({qpath}:{lineno})")
-        samples.append(
-            Sample(
-                id=row["id"],
-                source="bfcl",
-                category=category,
-                messages=messages,
-                tools=normalize_tools(row.get("function") or [], language),
-                ground_truth=answers.get(row["id"], []),
-                meta={"bfcl_functions": row.get("function") or []},
-            )
-        )
+        samples.append(entry_sample(row, category, answers.get(row["id"], [])))
     return samples
 
 

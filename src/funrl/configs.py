@@ -1,4 +1,5 @@
-"""Configuration dataclasses of `funrl train`: `FunRLConfig(GRPOConfig)` and `FunRLScriptArguments`.
+"""Configuration dataclasses of the training commands: `FunRLConfig(GRPOConfig)`, `DataArguments` (the data fields
+`funrl train` and `funrl sft` share) and `FunRLScriptArguments(DataArguments)`.
 
 `FunRLConfig` adds only the entropy-enhanced advantage of FunRL (arXiv 2508.05118) to TRL's `GRPOConfig`; every
 other field (batch sizes, `beta`, `loss_type`, generation settings, logging) is TRL's own. `FunRLScriptArguments`
@@ -18,14 +19,16 @@ from dataclasses import dataclass, field
 
 from trl import GRPOConfig
 
+from funrl.calls.parse import TEMPLATE_FORMATS as FORMATS
+
 ENTROPY_ADV_FORMS = ("cheng", "egpo")
 ENTROPY_ADV_LEVELS = ("token", "sequence")
 ENTROPY_ADV_SPANS = ("think", "completion")
 # Loss types whose objective is the clipped policy ratio times a per-token advantage (the objective of
-# method.md §2). The others reshape the advantage's role (cispo, sapo, vespo) or are sequence-level by
+# docs/method.md §2). The others reshape the advantage's role (cispo, sapo, vespo) or are sequence-level by
 # construction (luspo), and the bonus is not defined for them.
 SUPPORTED_LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo")
-# Paper defaults per form (method.md §2): form A weight alpha=0.4, cap divisor kappa=2; form B weight
+# Paper defaults per form (docs/method.md §2): form A weight alpha=0.4, cap divisor kappa=2; form B weight
 # lambda=0.4, clip constant alpha=2.
 FORM_DEFAULTS = {"cheng": {"alpha": 0.4, "kappa": 2.0}, "egpo": {"alpha": 2.0, "lambda": 0.4}}
 
@@ -79,8 +82,6 @@ class FunRLConfig(GRPOConfig):
             Sample with `funrl.fast_generate` instead of `transformers.generate` (Llama/Qwen2 models, no vLLM, no
             top_p/top_k/min_p/repetition penalty, fp32): the same distribution, other random draws; several times
             faster for the toy quickstart's tiny model on CPU. Falls back to TRL's generation where it does not apply.
-        log_failure_reasons (`bool`, *optional*, defaults to `True`):
-            Log `failures/<reason>`: how many rollouts of each step scored 0, and why (needs `funrl.rewards`).
     """
 
     use_entropy_adv: bool = field(
@@ -113,7 +114,7 @@ class FunRLConfig(GRPOConfig):
         default="sequence",
         metadata={
             "help": "'sequence': mean entropy over the span, one bonus per rollout on all its tokens (EGPO reading, "
-            "method.md §2); 'token': per-token bonus from each token's entropy (Cheng et al.)."
+            "docs/method.md §2); 'token': per-token bonus from each token's entropy (Cheng et al.)."
         },
     )
     entropy_adv_span: str = field(
@@ -158,10 +159,6 @@ class FunRLConfig(GRPOConfig):
             "help": "Sample with funrl.fast_generate instead of transformers.generate (Llama/Qwen2, no vLLM, plain "
             "temperature sampling, fp32): same distribution, other draws; much faster for tiny models on CPU."
         },
-    )
-    log_failure_reasons: bool = field(
-        default=True,
-        metadata={"help": "Log failures/<reason>: per step, how many rollouts scored 0 and why (funrl.rewards)."},
     )
 
     def __post_init__(self):
@@ -236,9 +233,10 @@ class FunRLConfig(GRPOConfig):
 
 
 @dataclass
-class FunRLScriptArguments:
+class DataArguments:
     """
-    What `funrl train` trains on: the model (in TRL's `ModelConfig`), the data, the rewards and the prompt format.
+    What a training command (`funrl train`, `funrl sft`) trains on, apart from the model (TRL's `ModelConfig`): the
+    one data-arguments dataclass both extend, so one recipe vocabulary serves both.
 
     Parameters:
         dataset_name (`str`, *optional*, defaults to `"toy"`):
@@ -253,10 +251,9 @@ class FunRLScriptArguments:
             Keep the first N samples (after loading; for `toy`, how many to generate, default 256).
         toy_seed (`int`, *optional*, defaults to `0`):
             Seed of the toy world generator.
-        reward_funcs (`list[str]`, *optional*, defaults to `["funrl"]`):
-            Reward names from `funrl.rewards` (or dotted import paths); weights are `reward_weights`.
         prompt_format (`str`, *optional*, defaults to `"funrl"`):
-            Prompt template of `funrl.template` that renders each sample's own tools into its prompt.
+            Template of `funrl.template` that renders each sample's own tools into its prompt (and its target for
+            SFT): `funrl`, `bfcl-prompt` or `qwen-fc`.
         tiny_model_dir (`str` or `None`, *optional*):
             Where `model_name_or_path: funrl-tiny` builds the tiny model (default `<output_dir>/tiny-model`).
     """
@@ -278,13 +275,9 @@ class FunRLScriptArguments:
         metadata={"help": "Keep the first N samples (toy: how many to generate; default 256)."},
     )
     toy_seed: int = field(default=0, metadata={"help": "Seed of the toy world generator (dataset_name: toy)."})
-    reward_funcs: list[str] = field(
-        default_factory=lambda: ["funrl"],
-        metadata={"help": "Reward names from funrl.rewards, or dotted import paths; weights via reward_weights."},
-    )
     prompt_format: str = field(
         default="funrl",
-        metadata={"help": "Prompt template (funrl.template) rendering each sample's tools into its prompt."},
+        metadata={"help": f"Prompt template (funrl.template) rendering each sample's tools: {', '.join(FORMATS)}."},
     )
     tiny_model_dir: str | None = field(
         default=None,
@@ -294,7 +287,28 @@ class FunRLScriptArguments:
     )
 
     def __post_init__(self):
+        if self.prompt_format not in FORMATS:
+            raise ValueError(f"prompt_format={self.prompt_format!r}; valid formats: {', '.join(FORMATS)}")
         if self.max_train_samples is not None and self.max_train_samples < 1:
             raise ValueError(f"max_train_samples={self.max_train_samples} must be >= 1, or unset to keep all.")
+
+
+@dataclass
+class FunRLScriptArguments(DataArguments):
+    """
+    What `funrl train` trains on: the data and prompt format (`DataArguments`) and the rewards.
+
+    Parameters:
+        reward_funcs (`list[str]`, *optional*, defaults to `["funrl"]`):
+            Reward names from `funrl.rewards` (or dotted import paths); weights are `reward_weights`.
+    """
+
+    reward_funcs: list[str] = field(
+        default_factory=lambda: ["funrl"],
+        metadata={"help": "Reward names from funrl.rewards, or dotted import paths; weights via reward_weights."},
+    )
+
+    def __post_init__(self):
+        super().__post_init__()
         if not self.reward_funcs:
             raise ValueError("reward_funcs is empty; set at least one, e.g. reward_funcs: [funrl].")

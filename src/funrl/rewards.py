@@ -3,7 +3,7 @@
 Every reward scores a completion with the one parser and the one matcher of `funrl.calls`, so the training
 signal is exactly the evaluator's verdict (`check_output`), BFCL relevance/irrelevance rules included:
 
-| name (`REWARD_FUNCS` key) | value |
+| name (`REWARD_KINDS`) | value |
 |---|---|
 | `funrl`     | 1.0 if the completion follows the template **and** its calls match the ground truth, else 0.0 (the paper's single-criteria reward) |
 | `format`    | 1.0 if the completion follows the template, else 0.0 (for ablations) |
@@ -31,8 +31,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from funrl.calls import FORMATS, check_output, parse_calls
-from funrl.calls.match import output_language
+from funrl.calls import FORMATS, check_output
 from funrl.schema import Sample
 
 REWARD_KINDS = ("funrl", "format", "ast_match")
@@ -90,23 +89,15 @@ def _sample(ground_truth: Any, tools: Any, category: str, sample_id: Any = None)
     return Sample(id=str(sample_id), messages=[], tools=specs, ground_truth=gt, category=category)
 
 
-def _format_reason(reason: str | None) -> str:
-    reason = reason or "invalid"
-    return reason if reason.startswith("format:") else f"format:{reason}"
-
-
 def _score(text: str, sample: Sample, fmt: str, kind: str) -> tuple[float, str]:
-    """(reward, reason) of one completion for a reward `kind` (see `REWARD_KINDS`)."""
-    parsed = parse_calls(text, fmt, output_language(sample))  # parsed once, for the format and the match
-    if kind in ("funrl", "format"):
-        if parsed.reason == "unsupported_language":  # Java / JavaScript: refused, not a template error
-            return 0.0, "unsupported_language"
-        if not parsed.format_ok:
-            return 0.0, _format_reason(parsed.reason)
+    """(reward, reason) of one completion for a reward `kind` (see `REWARD_KINDS`), from the one checker's verdict."""
+    verdict = check_output(text, sample, fmt)
+    if kind != "ast_match" and verdict.reason != "unsupported_language":  # Java / JS refused: not a template error
+        if not verdict.format_ok:
+            return 0.0, f"format:{verdict.format_reason}"
         if kind == "format":
             return 1.0, "ok"
-    result = check_output(text, sample, fmt, parsed=parsed)
-    return (1.0, "ok") if result.ok else (0.0, result.reason or "match:failed")
+    return (1.0, "ok") if verdict.ok else (0.0, verdict.reason or "match:failed")
 
 
 def score_completion(
@@ -248,31 +239,9 @@ class CallReward:
             log_metric(f"rewards/{self.__name__}/reason/{reason.replace(':', '/')}", counts[reason] / len(scored))
 
 
-def get_funrl_reward(fmt: str = DEFAULT_FORMAT) -> CallReward:
-    """The paper's single-criteria reward (format AND match) for outputs in format `fmt`."""
-    return CallReward("funrl", fmt)
-
-
-def get_format_reward(fmt: str = DEFAULT_FORMAT) -> CallReward:
-    """1.0 when the completion follows the template of `fmt`, else 0.0."""
-    return CallReward("format", fmt)
-
-
-def get_ast_match_reward(fmt: str = DEFAULT_FORMAT) -> CallReward:
-    """1.0 when `check_output` accepts the completion (calls match, relevance rules included), else 0.0."""
-    return CallReward("ast_match", fmt)
-
-
-funrl_reward = get_funrl_reward()
-format_reward = get_format_reward()
-ast_match_reward = get_ast_match_reward()
-
-REWARD_FUNCS: dict[str, CallReward] = {"funrl": funrl_reward, "format": format_reward, "ast_match": ast_match_reward}
-_FACTORIES = {"funrl": get_funrl_reward, "format": get_format_reward, "ast_match": get_ast_match_reward}
-
-
 def load_reward_funcs(names: str | Sequence[str], fmt: str = DEFAULT_FORMAT) -> list[Callable]:
-    """Resolve reward names: a `REWARD_FUNCS` key (built for output format `fmt`) or a dotted import path.
+    """The one way to get rewards: a `REWARD_KINDS` name (a `CallReward` for output format `fmt`) or a dotted
+    import path to a callable.
 
     Args:
         names (`str` or `Sequence[str]`): e.g. `["funrl"]`, `"format,ast_match"` or `["my_pkg.rewards.length"]`.
@@ -295,8 +264,8 @@ def load_reward_funcs(names: str | Sequence[str], fmt: str = DEFAULT_FORMAT) -> 
         names = [n.strip() for n in names.split(",") if n.strip()]
     funcs: list[Callable] = []
     for name in names:
-        if name in _FACTORIES:
-            funcs.append(_FACTORIES[name](fmt))
+        if name in REWARD_KINDS:
+            funcs.append(CallReward(name, fmt))
             continue
         module_name, _, attr = name.rpartition(".")
         func = None
@@ -307,7 +276,7 @@ def load_reward_funcs(names: str | Sequence[str], fmt: str = DEFAULT_FORMAT) -> 
                 func = None
         if not callable(func):
             raise ValueError(
-                f"unknown reward function {name!r}; valid names: {', '.join(REWARD_FUNCS)} "
+                f"unknown reward function {name!r}; valid names: {', '.join(REWARD_KINDS)} "
                 "(or a dotted import path to a callable, e.g. my_package.rewards.my_reward)"
             )
         funcs.append(func)

@@ -30,8 +30,9 @@ Field conventions:
   means "may be omitted". Order of calls only matters for non-parallel categories (which have one call).
   Irrelevance samples have `[]`; relevance samples (any call passes) have `[]` too and are told apart
   by `category`.
-* `category`: one of `CATEGORIES` (a `live_` prefix and BFCL's `simple_python`/`simple_java`/
-  `simple_javascript` are kept as they are).
+* `category`: `simple`, `multiple`, `parallel`, `parallel_multiple`, `irrelevance` or `relevance` (a `live_`
+  prefix and BFCL's `simple_python`/`simple_java`/`simple_javascript` are kept as they are); it gives the
+  sample's `language` (`language_of`).
 """
 
 from __future__ import annotations
@@ -41,8 +42,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-
-BASE_CATEGORIES = ("simple", "multiple", "parallel", "parallel_multiple", "irrelevance", "relevance")
 
 # JSON-schema type -> BFCL type name used by the official checker's type table.
 JSON_TO_BFCL_TYPE = {
@@ -75,6 +74,16 @@ BFCL_TO_JSON_TYPE: dict[str, str | None] = {
 
 class SchemaError(ValueError):
     """A record that does not fit the canonical sample; the message names the file, line and field."""
+
+
+def language_of(category: str) -> str:
+    """The one category -> language rule: `java` / `javascript` for BFCL's simple_java / simple_javascript
+    (any `*_java` / `*_javascript` category), else `python`."""
+    if category.endswith("_java"):
+        return "java"
+    if category.endswith("_javascript"):
+        return "javascript"
+    return "python"
 
 
 def base_category(category: str) -> str:
@@ -135,7 +144,7 @@ class Sample:
         )
 
     def to_row(self) -> dict[str, Any]:
-        """A flat row for `datasets`/Arrow: nested fields serialised as JSON strings (spec D5)."""
+        """A flat row for `datasets`/Arrow: nested fields serialised as JSON strings (docs/data.md, rule D5)."""
         return {
             "id": self.id,
             "source": self.source,
@@ -148,12 +157,8 @@ class Sample:
 
     @property
     def language(self) -> str:
-        """`java` / `javascript` for BFCL's simple_java / simple_javascript, else `python`."""
-        if self.category.endswith("_java"):
-            return "java"
-        if self.category.endswith("_javascript"):
-            return "javascript"
-        return "python"
+        """`java` / `javascript` for BFCL's simple_java / simple_javascript, else `python` (`language_of`)."""
+        return language_of(self.category)
 
     def tool(self, name: str) -> dict[str, Any] | None:
         return next((t for t in self.tools if t.get("name") == name), None)

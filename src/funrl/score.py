@@ -39,12 +39,12 @@ from pathlib import Path
 from typing import Any
 
 from funrl.bfcl import SINGLE_TURN, category_of, find_data_dir, load_category
+from funrl.calls.parse import TEMPLATE_FORMATS as FORMATS
 from funrl.metrics import BFCLScores, aggregate, render_markdown
 from funrl.multiturn import is_multi_turn
 from funrl.multiturn.evaluate import valid_result
 from funrl.schema import SchemaError
 
-FORMATS = ("funrl", "bfcl-prompt", "qwen-fc")
 UNSUPPORTED = "unsupported_language"
 
 

@@ -25,69 +25,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from funrl.configs import DataArguments
+from funrl.loading import load_samples, resolve_model
 from funrl.schema import base_category
-from funrl.template import FORMATS
 
 
 @dataclass
-class SFTScriptArguments:
+class SFTScriptArguments(DataArguments):
     """
-    What `funrl sft` trains on. Field names match `funrl train`'s `FunRLScriptArguments`, so one recipe vocabulary
-    serves both.
+    What `funrl sft` trains on: `funrl.configs.DataArguments` (the fields of `funrl train`'s `FunRLScriptArguments`,
+    so one recipe vocabulary serves both) and a wall-clock budget.
 
     Parameters:
-        dataset_name (`str`, *optional*, defaults to `"toy"`):
-            `"toy"` (the built-in toy world), a canonical JSONL file or a folder of them, or a `datasets` name/path
-            with canonical rows.
-        dataset_config (`str` or `None`, *optional*):
-            `datasets` configuration name.
-        dataset_train_split (`str`, *optional*, defaults to `"train"`):
-            Split to train on (toy: `"train"` or `"heldout"`).
-        max_train_samples (`int` or `None`, *optional*):
-            Keep the first N samples (toy: how many to generate, default 256).
-        toy_seed (`int`, *optional*, defaults to `0`):
-            Seed of the toy world generator.
-        prompt_format (`str`, *optional*, defaults to `"funrl"`):
-            Template of `funrl.template` for prompts and targets: `funrl`, `bfcl-prompt` or `qwen-fc`.
         max_time_s (`float` or `None`, *optional*):
             Wall-clock budget in seconds of training; training stops at the first step end past it.
-        tiny_model_dir (`str` or `None`, *optional*):
-            Where `model_name_or_path: funrl-tiny` builds its model (default `<output_dir>/tiny-model`).
     """
 
-    dataset_name: str = field(
-        default="toy",
-        metadata={"help": "'toy' (built-in toy world), a canonical JSONL file or folder, or a `datasets` name/path."},
-    )
-    dataset_config: str | None = field(default=None, metadata={"help": "`datasets` configuration name."})
-    dataset_train_split: str = field(
-        default="train", metadata={"help": "Split to train on (toy: 'train' or 'heldout')."}
-    )
-    max_train_samples: int | None = field(
-        default=None, metadata={"help": "Keep the first N samples (toy: how many to generate; default 256)."}
-    )
-    toy_seed: int = field(default=0, metadata={"help": "Seed of the toy world generator (dataset_name: toy)."})
-    prompt_format: str = field(
-        default="funrl", metadata={"help": f"Prompt/target template of funrl.template: {', '.join(FORMATS)}."}
-    )
     max_time_s: float | None = field(
         default=None,
         metadata={"help": "Wall-clock training budget in seconds (stop at the first step end past it); unset: none."},
     )
-    tiny_model_dir: str | None = field(
-        default=None,
-        metadata={
-            "help": "Where `model_name_or_path: funrl-tiny` builds its model (default <output_dir>/tiny-model)."
-        },
-    )
 
     def __post_init__(self):
-        if self.prompt_format not in FORMATS:
-            raise ValueError(f"prompt_format={self.prompt_format!r}; valid formats: {', '.join(FORMATS)}")
+        super().__post_init__()
         if self.max_time_s is not None and self.max_time_s <= 0:
             raise ValueError(f"max_time_s={self.max_time_s} must be > 0, or unset for no budget.")
-        if self.max_train_samples is not None and self.max_train_samples < 1:
-            raise ValueError(f"max_train_samples={self.max_train_samples} must be >= 1, or unset to keep all.")
 
 
 def make_parser():
@@ -95,41 +57,6 @@ def make_parser():
     from trl import ModelConfig, SFTConfig, TrlParser
 
     return TrlParser((SFTScriptArguments, SFTConfig, ModelConfig), prog="funrl sft")
-
-
-# ---------------------------------------------------------------------------------------------------
-# Wall-clock budget
-
-
-def make_time_budget_callback(max_time_s: float):
-    """A `TrainerCallback` that sets `control.should_training_stop` at the first step end `max_time_s` seconds after
-    training began. Under several processes rank 0's clock decides and is broadcast, so all ranks stop together."""
-    from transformers import TrainerCallback
-
-    class TimeBudgetCallback(TrainerCallback):
-        def __init__(self):
-            self.start: float | None = None
-            self.stopped = False
-
-        def on_train_begin(self, args, state, control, **kwargs):
-            self.start = time.monotonic()
-
-        def on_step_end(self, args, state, control, **kwargs):
-            over = time.monotonic() - (self.start or time.monotonic()) >= max_time_s
-            import torch.distributed as dist
-
-            if dist.is_available() and dist.is_initialized():
-                import torch
-
-                flag = torch.tensor([int(over)], device=args.device)
-                dist.broadcast(flag, src=0)
-                over = bool(flag.item())
-            if over:
-                self.stopped = True
-                control.should_training_stop = True
-            return control
-
-    return TimeBudgetCallback()
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -145,7 +72,6 @@ def build_dataset(script_args: SFTScriptArguments):
     from datasets import Dataset
 
     from funrl.template import to_sft_row
-    from funrl.train import load_samples
 
     samples = load_samples(script_args)
     kept = [s for s in samples if s.ground_truth or base_category(s.category) != "relevance"]
@@ -169,8 +95,6 @@ def build_trainer(script_args: SFTScriptArguments, training_args: Any, model_arg
     from transformers import AutoTokenizer
     from trl import SFTTrainer, get_peft_config
 
-    from funrl.train import resolve_model
-
     with training_args.main_process_first(desc="building the tiny model"):
         model_path = resolve_model(model_args.model_name_or_path, script_args, training_args.output_dir)
     tokenizer = AutoTokenizer.from_pretrained(
@@ -191,7 +115,9 @@ def build_trainer(script_args: SFTScriptArguments, training_args: Any, model_arg
         **{k: v for k, v in init_kwargs.items() if v is not None},
         **(training_args.model_init_kwargs or {}),
     }
-    callbacks = [make_time_budget_callback(script_args.max_time_s)] if script_args.max_time_s else []
+    from funrl.budget import TimeBudgetCallback
+
+    callbacks = [TimeBudgetCallback(script_args.max_time_s)] if script_args.max_time_s else []
     dataset = build_dataset(script_args)
     trainer = SFTTrainer(
         model=model_path,
@@ -231,7 +157,9 @@ def run(trainer: Any, script_args: SFTScriptArguments, training_args: Any):
     seconds = time.monotonic() - start
     trainer.save_model(training_args.output_dir)
     trainer.save_state()  # rank 0 only: the log history `funrl plot` reads, also when save_strategy is "no"
-    budget = next((cb for cb in trainer.callback_handler.callbacks if hasattr(cb, "stopped")), None)
+    from funrl.budget import TimeBudgetCallback
+
+    budget = next((cb for cb in trainer.callback_handler.callbacks if isinstance(cb, TimeBudgetCallback)), None)
     summary = {
         "global_step": trainer.state.global_step,
         "train_seconds": round(seconds, 3),

@@ -1,9 +1,9 @@
 """The prompt/target template shared by SFT, the trainer and the evaluator, so a model is evaluated in the format
 it was trained on.
 
-Three formats (`FORMATS`), matching the three formats of `funrl.calls.parse_calls`:
+Three formats (`FORMATS`, defined once as `funrl.calls.parse.TEMPLATE_FORMATS`), each parsed by `funrl.calls.parse_calls`:
 
-* `"funrl"` (default, method.md §4): a system prompt that lists the sample's tools as JSON schemas and asks for
+* `"funrl"` (default, docs/method.md §4): a system prompt that lists the sample's tools as JSON schemas and asks for
   `<think>…</think>\n<answer>[func(a=1, b='x')]</answer>` (BFCL Python-call syntax, keyword arguments,
   `<answer>[]</answer>` when no function fits). The sample's own system message is appended to ours. A sample
   with `meta["prompt_style"] == "compact"` lists its tools as one-line Python signatures under a one-sentence
@@ -33,9 +33,8 @@ import copy
 import json
 from typing import Any
 
+from funrl.calls.parse import TEMPLATE_FORMATS as FORMATS
 from funrl.schema import JSON_TO_BFCL_TYPE, Sample, base_category
-
-FORMATS = ("funrl", "bfcl-prompt", "qwen-fc")
 
 FUNRL_SYSTEM_PROMPT = (
     "You are an expert in composing functions. Reply as <think>...</think><answer>[...]</answer>. In <think>, name "
@@ -330,7 +329,7 @@ def _target_calls(sample: Sample) -> list[dict[str, dict[str, Any]]]:
 
 def render_think(sample: Sample) -> str:
     """A deterministic chain of thought in the paper's pattern: name the function, enumerate the extracted parameter
-    values, verify the required ones (method.md §4)."""
+    values, verify the required ones (docs/method.md §4)."""
     from funrl.calls.render import render_calls
 
     calls = _target_calls(sample)

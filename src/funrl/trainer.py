@@ -4,9 +4,7 @@ The advantage math lives in `funrl.advantages` (pure tensor functions); this fil
 loss without an extra forward pass. `FunRLTrainer(..., args=FunRLConfig(use_entropy_adv=False))` is plain GRPO in
 the same harness, so FunRL and its baseline differ in one switch.
 
-    from funrl import fast_generate
-from funrl.configs import FunRLConfig
-from funrl.shared_prompt import shared_prompt_logps
+    from funrl.configs import FunRLConfig
     from funrl.rewards import load_reward_funcs
     from funrl.trainer import FunRLTrainer
 
@@ -21,11 +19,9 @@ The methods overridden here are a contract with the pinned TRL version: tests/te
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 import torch
-from accelerate.utils import gather_object
 from transformers import TrainerCallback
 from trl import GRPOTrainer
 
@@ -67,9 +63,9 @@ class FunRLTrainer(GRPOTrainer):
        `FunRLConfig` rejects the others.
     5. Extra metrics every step: `entropy_adv/bonus_mean`, `entropy_adv/cap_frac`, `entropy_adv/cot_entropy`,
        `entropy_adv/think_frac`, `entropy_adv/bonus_rollout_frac`, `entropy_adv/bonus_over_abs_adv` (ratios of sums
-       pooled over the micro-batches and processes of the logging window), and `failures/<reward>/<reason>`, the
-       number of rollouts of the step that each reward scored 0 for that reason (from the reasons `funrl.rewards`
-       reports through `log_extra`).
+       pooled over the micro-batches and processes of the logging window). Why rollouts scored 0 is the reward's own
+       metric (`rewards/<reward>/reason/<code>`, logged by `funrl.rewards.CallReward` through TRL's `log_metric`),
+       the same under plain `GRPOTrainer`.
     6. With `share_prompt_forward` (default), each forward pass (policy and reference) encodes every distinct prompt
        once instead of once per rollout (`funrl.shared_prompt`): the same values up to float rounding.
     7. When fewer than `entropy_adv_min_think_frac` of the rollouts close a think span for
@@ -100,7 +96,6 @@ class FunRLTrainer(GRPOTrainer):
         self._cot_masker = CotMasker(self.processing_class, args.entropy_adv_think_start, args.entropy_adv_think_end)
         self._shaping_inputs: dict[str, Any] | None = None  # set while `_compute_loss` runs the policy forward
         self._shaping_stats: torch.Tensor | None = None
-        self._seen_failures: dict[str, set[str]] = {}
         self._pooled_stats: dict[str, torch.Tensor] = {}  # by mode: summed stats of the current logging window
         self._step_stats: torch.Tensor | None = None  # summed stats of the current optimizer step (train)
         self._low_think_steps = 0  # consecutive steps with think_frac below entropy_adv_min_think_frac
@@ -294,21 +289,3 @@ class FunRLTrainer(GRPOTrainer):
             and args.min_p is None
             and args.repetition_penalty == 1.0
         )
-
-    # ---- why rollouts scored 0 ------------------------------------------------------------------------------
-
-    def _log_completion_extra(self, column: str, values: list):
-        """Also count the failure reasons that funrl's rewards report as a `<reward>_reason` column."""
-        super()._log_completion_extra(column, values)
-        if not (self.args.log_failure_reasons and column.endswith("_reason")):
-            return
-        # Every rank scores its own rollouts at the same point, so gathering here is collective and safe; the
-        # counts are global and identical on every rank, which makes TRL's cross-rank mean equal to the count.
-        reasons = [v for v in gather_object(list(values)) if v is not None]
-        counts = Counter(r for r in reasons if r != "ok")
-        reward_name = column[: -len("_reason")]
-        # TRL averages a metric over the steps in which it was logged: once seen, a reason is logged every step.
-        seen = self._seen_failures.setdefault(reward_name, set())
-        seen.update(counts)
-        for reason in sorted(seen):
-            self._log_metric(f"failures/{reward_name}/{reason.replace(':', '/')}", float(counts[reason]))

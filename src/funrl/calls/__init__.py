@@ -25,16 +25,28 @@ Contract
     Java / JavaScript values (source text) are converted by type as the official checker does
     (`funrl.calls.javajs`).
 
-`check_output(text, sample, fmt, parsed=None) -> MatchResult`
-    parse + match for one `Sample`, with BFCL's relevance/irrelevance rules (`parsed`: a `ParseResult` the
-    caller already has, so the text is parsed once).
+`check_output(text, sample, fmt) -> Verdict`
+    The one checker entry (`funrl.calls.check`): parse once + match for one `Sample`, with BFCL's
+    relevance/irrelevance rules. `Verdict.format_ok` / `.format_reason` (template followed?), `.ok`,
+    `.reason`, `.detail` (calls match?).
 
 `render_calls(calls, style="python") -> str`
     The inverse of the parser: `[{name: {arg: value}}]` -> `[f(a=1, b='x')]` (or JSON / `<tool_call>`).
 """
 
-from funrl.calls.match import MatchResult, check_output, match_calls
-from funrl.calls.parse import FORMATS, ParseResult, parse_calls
+from funrl.calls.check import Verdict, check_output
+from funrl.calls.match import MatchResult, match_calls
+from funrl.calls.parse import FORMATS, TEMPLATE_FORMATS, ParseResult, parse_calls
 from funrl.calls.render import render_calls
 
-__all__ = ["FORMATS", "MatchResult", "ParseResult", "check_output", "match_calls", "parse_calls", "render_calls"]
+__all__ = [
+    "FORMATS",
+    "TEMPLATE_FORMATS",
+    "MatchResult",
+    "ParseResult",
+    "Verdict",
+    "check_output",
+    "match_calls",
+    "parse_calls",
+    "render_calls",
+]

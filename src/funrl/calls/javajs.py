@@ -2,7 +2,7 @@
 
 BFCL's decoders keep Java / JavaScript argument values as source text (`funrl.calls.treesitter`); its checker then
 converts each value with the parameter's declared type and checks the result with the same rules as Python
-(`funrl.calls.types`). This module reproduces that conversion (bfcl-eval 2026.3.23, its `java_type_converter` and
+(`funrl.calls.values`). This module reproduces that conversion (bfcl-eval 2026.3.23, its `java_type_converter` and
 `js_type_converter`), quirks included, because the verdicts must be identical:
 
 * a value that does not look like its type stays a string (`"12"` for a `long` without `L`), which then fails

@@ -6,13 +6,14 @@ and the official quirks reproduced are listed in `docs/matching.md`. Java / Java
 with the official type conversion (`funrl.calls.javajs`) when their outputs can be decoded (tree-sitter,
 `funrl[bfcl-java]`), and refused explicitly (`unsupported_language`) otherwise, never scored approximately.
 
-    from funrl.calls import match_calls, check_output
+    from funrl.calls import match_calls
 
     result = match_calls([{"get_weather": {"city": "Paris"}}], [{"get_weather": {"city": ["Paris", "paris"]}}],
                          tools, "simple")
     result.ok, result.reason       # True, None
-    ok, reason = result            # unpacks like the `(ok, reason)` pair of the issue
-    check_output("[get_weather(city='Paris')]", sample, fmt="bfcl-prompt")
+    ok, reason = result            # unpacks as `(ok, reason)`
+
+Text -> verdict (parse, then match) is `funrl.calls.check.check_output`; this module never parses.
 
 Reasons are BFCL's own `error_type` strings (`simple_function_checker:missing_required`,
 `type_error:nested`, `value_error:string`, `parallel_function_checker_no_order:cannot_find_match`,
@@ -27,10 +28,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from funrl.calls.parse import parse_calls
-from funrl.calls.types import CheckerCrash, Failure, check_param, check_source_param
+from funrl.calls.values import CheckerCrash, Failure, check_param, check_source_param
 
-__all__ = ["MatchResult", "check_output", "has_call", "is_call_list", "match_calls", "output_language"]
+__all__ = ["MatchResult", "has_call", "is_call_list", "match_calls"]
 
 SUPPORTED_LANGUAGES = ("python", "java", "javascript")
 
@@ -215,47 +215,3 @@ def match_calls(
     if failure is None:
         return PASS
     return MatchResult(False, failure.reason, failure.detail)
-
-
-def output_language(sample: Any) -> str:
-    """The language an output is decoded in: Python for (ir)relevance entries (as BFCL does), else the sample's."""
-    return "python" if "relevance" in sample.category else sample.language
-
-
-def check_output(
-    text: str, sample: Any, fmt: str = "bfcl-prompt", *, underscore_to_dot: bool = False, parsed: Any = None
-) -> MatchResult:
-    """Parse one completion and match it against a `funrl.schema.Sample`, with BFCL's relevance rules.
-
-    Args:
-        text (`str`): the raw completion.
-        sample (`Sample`): provides `tools`, `ground_truth`, `category` and `language`.
-        fmt (`str`): parser format (`funrl`, `bfcl-prompt`, `qwen-fc`, `openai`; see `funrl.calls.parse_calls`).
-            For `funrl` the calls come from the `<answer>` body.
-
-    Irrelevance entries pass iff no call is decoded, live_relevance entries iff any non-empty call is;
-    as in BFCL, those are decoded as Python whatever the sample's language. The verdict is on the decoded
-    calls only: whether the text follows its template strictly (`ParseResult.format_ok`) is for the
-    caller (the `funrl` reward requires both). When nothing decodes, `detail` is the parser's reason.
-
-    `parsed` (`ParseResult`, *optional*): the result of `parse_calls(text, fmt, output_language(sample))`
-    when the caller has it already (the `funrl` reward checks the format first), so the text is parsed once.
-    """
-    category = sample.category
-    if parsed is None:
-        parsed = parse_calls(text, fmt, output_language(sample))
-    if "relevance" in category:  # also irrelevance
-        return match_calls(parsed.calls, [], sample.tools, category)
-    language = sample.language
-    if parsed.reason == "unsupported_language":
-        return MatchResult(False, "unsupported_language", f"decoding {language} needs funrl[bfcl-java] (tree-sitter)")
-    if parsed.reason == "no_call_found":  # BFCL's Java / JavaScript decoder returns a non-list here
-        return MatchResult(False, "ast_decoder:decoder_wrong_output_format", "no call found in the source")
-    # Java / JavaScript types are read from BFCL's own function docs when the sample has them (element types)
-    tools = sample.tools if language == "python" else (sample.meta or {}).get("bfcl_functions") or sample.tools
-    result = match_calls(
-        parsed.calls, sample.ground_truth, tools, category, language, underscore_to_dot=underscore_to_dot
-    )
-    if parsed.calls is None and parsed.reason:
-        return MatchResult(False, result.reason, parsed.reason)
-    return result

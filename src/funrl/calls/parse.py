@@ -33,7 +33,9 @@ from dataclasses import dataclass
 
 from funrl.calls.decode import MAX_CALLS, MAX_CODE_CHARS, MAX_DEPTH, bracket_depth, decode_prompt
 
-FORMATS = ("funrl", "bfcl-prompt", "qwen-fc", "openai")
+# the formats a model is prompted and trained in (`funrl.template` renders them), then every parsable format
+TEMPLATE_FORMATS = ("funrl", "bfcl-prompt", "qwen-fc")
+FORMATS = (*TEMPLATE_FORMATS, "openai")
 LANGUAGES = ("python", "java", "javascript")
 MAX_TEXT_CHARS = 1_000_000  # whole completion (think text included)
 

@@ -3,7 +3,7 @@
 Pipeline, one pass over every input in order: readers (`funrl.data.readers`) -> AST validation
 (`funrl.data.validate`) -> dedup and BFCL decontamination (`funrl.data.dedup`) -> optional LLM judge
 (`funrl.data.judge`, every correction re-validated) -> a post-judge exact dedup -> deterministic split -> write.
-Dedup runs before the judge so duplicates and contaminated samples cost no judge calls (data-validation.md §3.6).
+Dedup runs before the judge so duplicates and contaminated samples cost no judge calls (docs/judge.md, "Costs").
 
 Outputs in `--output DIR`:
 

@@ -77,7 +77,7 @@ class Rejection:
         origin: where the record came from (see module docstring).
         stage: one of `STAGES`: `"read"`, `"validate"`, `"judge"`, `"dedup"`.
         reasons: `[{"code": "S1", "detail": "data.jsonl:3: field 'tools': ..."}]`; codes are rule IDs of
-            data-validation.md (or `READ_JSON` / `READ_FIELD` style codes for the reader's own checks).
+            docs/data.md (or `READ_JSON` / `READ_FIELD` style codes for the reader's own checks).
         raw: the input record, truncated by `truncate_raw`.
     """
 

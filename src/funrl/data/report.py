@@ -1,5 +1,5 @@
 """Accounting of `funrl prepare`: the per-source funnel, reason-code histograms, the call/no-call mix (R4), and the
-printed table (APIGen Table 1 style, data-validation.md D4).
+printed table (APIGen Table 1 style, docs/data.md, "`funrl prepare`" outputs).
 
 Every pipeline item is counted exactly once: an input record the reader rejected, or a sample a reader produced
 (a multi-turn dialog gives one sample per assistant call step). Each item ends either kept or rejected, so

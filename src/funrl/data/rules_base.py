@@ -1,6 +1,6 @@
 """Shared vocabulary of the AST-validation rules: `Finding`, `ValidationConfig` and the rule-ID table.
 
-Every rule of data-validation.md §2 reports a `Finding(code, action, detail)` where `code` is the rule ID
+Every rule of docs/data.md, "Validation rules" reports a `Finding(code, action, detail)` where `code` is the rule ID
 (`"S7"`, `"T2"`, ...), a stable reason code, and `action` is `"reject"`, `"repair"` or `"warn"`. The rule
 modules (`rules_schema`, `rules_values`, `rules_calls`) and `funrl.data.validate` import from here; user code
 imports `ValidationConfig` and `Finding` from `funrl.data.validate`.
@@ -15,8 +15,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from funrl.data.records import dataclass_from_dict
-
-ACTIONS = ("reject", "repair", "warn")
 
 # Rule ID -> (funnel class, one-line description). The class decides the funnel column a rejection falls in.
 RULES: dict[str, tuple[str, str]] = {
@@ -79,12 +77,12 @@ class Finding:
 
 @dataclass
 class ValidationConfig:
-    """Per-source actions of the AST-validation rules (data-validation.md §2). Defaults are lossless.
+    """Per-source actions of the AST-validation rules (docs/data.md, "Validation rules"). Defaults are lossless.
 
     Args:
         repair_names (`bool`, *optional*, defaults to `False`):
             C1: repair a called name that matches exactly one tool case-insensitively or with `.`<->`_`.
-        default_means_optional (`bool`, *optional*, defaults to `False`):
+        default_makes_optional (`bool`, *optional*, defaults to `False`):
             S6: without an explicit `required`, a parameter with a `default` counts as optional.
         default_policy (`str`, *optional*, defaults to `"omit"`):
             V3: an optional argument equal to its declared default is `"omit"`-ted from the target, allowed
@@ -109,7 +107,7 @@ class ValidationConfig:
     """
 
     repair_names: bool = field(default=False, metadata={"help": "C1: repair case / '.'<->'_' name mismatches."})
-    default_means_optional: bool = field(
+    default_makes_optional: bool = field(
         default=False, metadata={"help": "S6: a `default` alone makes a parameter optional (xLAM-style tools)."}
     )
     default_policy: str = field(

@@ -258,13 +258,13 @@ class ToolChecker:
                 for p in properties
                 if not optional_marks.get(p, False)
                 and not (
-                    self.config.default_means_optional
+                    self.config.default_makes_optional
                     and isinstance(properties[p], dict)
                     and "default" in properties[p]
                 )
             ]
             params["required"] = required
-            how = "', optional' suffix" + (" or a default" if self.config.default_means_optional else "")
+            how = "', optional' suffix" + (" or a default" if self.config.default_makes_optional else "")
             findings.append(Finding("S6", "repair", f"{name}: required set {required} decided by the {how}"))
         required = params.get("required", [])
         # S7: required subset of properties, property names non-empty

@@ -1,6 +1,6 @@
 """Stage B of data preparation: AST validation of one canonical `Sample` against its own tool schemas.
 
-`validate_sample(sample, config)` applies the per-sample rules of data-validation.md §2 (S2, S4-S10 on tools via
+`validate_sample(sample, config)` applies the per-sample rules of docs/data.md, "Validation rules" (S2, S4-S10 on tools via
 `rules_schema`; C1-C7 and R1/R2 on the calls via `rules_calls`; T1-T4, V1-V6 and C8 on argument values, with
 `rules_values`; P5/P7/P8/P9 on the target via `rules_target`) and returns a
 `ValidationResult(status, sample, findings)`:

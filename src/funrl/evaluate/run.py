@@ -27,10 +27,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from funrl.calls.parse import TEMPLATE_FORMATS as FORMATS
 from funrl.evaluate.backends import BACKENDS, GenerationError, make_backend
 from funrl.schema import Sample, read_samples
-
-FORMATS = ("funrl", "bfcl-prompt", "qwen-fc")
 
 
 def make_parser() -> argparse.ArgumentParser:

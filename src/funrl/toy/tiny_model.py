@@ -20,10 +20,10 @@ reward); `<|im_start|>` and `<|im_end|>` are special, `<|im_end|>` is the eos to
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from funrl.template import CHAT_TEMPLATE, boilerplate_texts, prompt_messages, render_target
@@ -214,22 +214,45 @@ def resolve_model_path(name_or_path: str, cache_dir: str | Path) -> str:
 # CLI
 
 
-def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="funrl tiny-model", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--output", required=True, help="folder to write the model and tokenizer to")
-    parser.add_argument("--size", default="tiny", choices=sorted(SIZES), help="model size (default: tiny)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the weight initialisation (default: 0)")
-    parser.add_argument("--overwrite", action="store_true", help="replace the files of a non-empty --output folder")
-    return parser
+@dataclass
+class TinyModelArguments:
+    """Options of `funrl tiny-model`, filled by TRL's `TrlParser` like train/sft (`--help` shows every default).
+
+    Parameters:
+        output (`str`): folder to write the model and tokenizer to (required).
+        size (`str`, *optional*, defaults to `"tiny"`): one of `SIZES`.
+        seed (`int`, *optional*, defaults to `0`): seed of the weight initialisation.
+        overwrite (`bool`, *optional*, defaults to `False`): replace the files of a non-empty `output` folder.
+    """
+
+    output: str = field(metadata={"help": "Folder to write the model and tokenizer to."})
+    size: str = field(default="tiny", metadata={"help": "Model size.", "choices": sorted(SIZES)})
+    seed: int = field(default=0, metadata={"help": "Seed of the weight initialisation."})
+    overwrite: bool = field(default=False, metadata={"help": "Replace the files of a non-empty --output folder."})
+
+    def __post_init__(self):
+        output = Path(self.output)
+        if output.is_file() or (output.is_dir() and any(output.iterdir()) and not self.overwrite):
+            # a trained model (e.g. an SFT output) must not be replaced by random weights by a slip of the folder name
+            raise ValueError(
+                f"--output {self.output} exists and is not an empty folder; choose another, or pass --overwrite"
+            )
+
+
+def make_parser():
+    """The `TrlParser` over `TinyModelArguments`."""
+    from trl import TrlParser
+
+    return TrlParser(TinyModelArguments, prog="funrl tiny-model", description=__doc__.split("\n\n")[0])
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = make_parser()
-    args = parser.parse_args(argv)
-    output = Path(args.output)
-    if output.is_file() or (output.is_dir() and any(output.iterdir()) and not args.overwrite):
-        # a trained model (e.g. an SFT output) must not be replaced by random weights by a slip of the folder name
-        parser.error(f"--output {args.output} exists and is not an empty folder; choose another, or pass --overwrite")
+    import sys
+
+    from funrl.errors import user_errors
+
+    with user_errors("funrl tiny-model"):  # bad flags or an occupied folder: one line, exit code 2
+        (args,) = make_parser().parse_args_and_config(list(sys.argv[1:] if argv is None else argv))
     path = build_tiny_model(args.output, size=args.size, seed=args.seed)
     from transformers import AutoModelForCausalLM
 

@@ -5,7 +5,7 @@
 
 The input is a BFCL data folder (`BFCL_v4_<category>.json` + `possible_answer/`, see `funrl.bfcl`), read for
 `ReaderOptions.bfcl_categories` (default: all single-turn categories), or one question file whose answers sit
-in `possible_answer/` beside it. Each line becomes one sample exactly as `funrl.bfcl.load_category` builds it
+in `possible_answer/` beside it. Each line becomes one sample by `funrl.bfcl.entry_sample`, the builder `funrl.bfcl.load_category` uses too
 (the BFCL id, the category, flattened turns, tools normalised for the category's language, the possible answer
 as `ground_truth`), plus `meta.origin`, `source_format`, `target_kind` and an empty audit. A bad line or a
 question without an answer is a rejection naming the file and line; a missing file is a `SourceError`.
@@ -19,10 +19,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from funrl.bfcl import NO_ANSWER_CATEGORIES, SINGLE_TURN, expand_categories, find_data_dir
+from funrl.bfcl import NO_ANSWER_CATEGORIES, SINGLE_TURN, entry_sample, expand_categories, find_data_dir
 from funrl.data.readers.common import ReaderOptions
 from funrl.data.records import ReadItem, RecordError, Rejection, SourceError
-from funrl.schema import Sample, normalize_tools
+from funrl.schema import Sample
 
 _FILE = re.compile(r"^BFCL_(v\d+)_(.+)\.json$")
 
@@ -61,28 +61,12 @@ def _sample(row: dict[str, Any], category: str, answers: dict[str, list], source
     entry_id = str(row["id"])
     if category not in NO_ANSWER_CATEGORIES and entry_id not in answers:
         raise RecordError("READ_FIELD", f"no possible answer for id {entry_id!r}", field="ground_truth")
-    language = {"simple_java": "java", "simple_javascript": "javascript"}.get(category, "python")
+    no_call = category in ("irrelevance", "live_irrelevance")
+    meta = {"origin": origin, "source_format": "bfcl", "target_kind": "no_call" if no_call else "call", "audit": []}
     try:
-        tools = normalize_tools(row["function"], language)
+        return entry_sample(row, category, answers.get(entry_id, []), source, meta)
     except (AttributeError, TypeError) as exc:
         raise RecordError("S4", f"tool schema cannot be normalised ({exc})", field="function") from None
-    ground_truth = answers.get(entry_id, [])
-    no_call = category in ("irrelevance", "live_irrelevance")
-    return Sample(
-        id=entry_id,
-        source=source,
-        category=category,
-        messages=[m for turn in row["question"] for m in turn],
-        tools=tools,
-        ground_truth=ground_truth,
-        meta={
-            "bfcl_functions": row["function"],
-            "origin": origin,
-            "source_format": "bfcl",
-            "target_kind": "no_call" if no_call else "call",
-            "audit": [],
-        },
-    )
 
 
 def read_file(qpath: Path, category: str, apath: Path, source: str) -> Iterator[ReadItem]:

@@ -7,7 +7,7 @@ A reader is a function `read_record(record: dict, ctx: ReadContext) -> list[Samp
 Internal message shape (what readers build before `split_steps`): OpenAI-style dicts with roles
 `system` / `user` / `assistant` / `tool`; an assistant turn with calls carries
 `tool_calls: [{"id", "type": "function", "function": {"name", "arguments": {...}}}]` with `arguments` as an
-**object** (never a JSON string, data-validation.md §5 #1).
+**object** (never a JSON string, docs/data.md, "The canonical record", rule 1).
 """
 
 from __future__ import annotations
@@ -230,7 +230,7 @@ def extract_json_values(text: str, start: int = 0) -> list[Any]:
 
 
 def _strip_nulls(value: Any) -> tuple[Any, int]:
-    """Drop null-valued keys recursively (Arrow pads struct columns with nulls, data-validation.md §5 #2)."""
+    """Drop null-valued keys recursively (Arrow pads struct columns with nulls, docs/data.md, "The canonical record", rule 2)."""
     if isinstance(value, dict):
         out, dropped = {}, 0
         for key, item in value.items():

@@ -2,7 +2,7 @@
 
     {"id": 7, "query": "...", "tools": "<JSON string>", "answers": "<JSON string>"}
 
-What it does (rule IDs of data-validation.md):
+What it does (rule IDs of docs/data.md):
 
 * S1: `tools` / `answers` are JSON strings decoded **once** (a list given directly, as some dataset exports
   do, is accepted as is). A string that decodes to another string is rejected, never decoded again.
