@@ -30,16 +30,17 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from funrl.atomic import check_switchable, write_set
 from funrl.data.dedup import BFCLDataNotFound, DedupConfig, Deduper
-from funrl.data.records import Rejection, SourceError, dataclass_from_dict
-from funrl.data.report import PrepareReport, print_report
-from funrl.data.validate import Finding, ValidationConfig, ValidationResult, Validator
+from funrl.data.records import SourceError, dataclass_from_dict
+from funrl.data.report import build_report, print_report
+from funrl.data.validate import ValidationConfig, Validator
+from funrl.jsonl import dump_line, dumps
 from funrl.schema import Sample
 
 LAYOUTS = ("row", "nested")
@@ -54,6 +55,7 @@ class InputSpec:
     source: str | None = None
     validation: dict[str, Any] = field(default_factory=dict)
     reader: dict[str, Any] = field(default_factory=dict)
+    options: Any = field(default=None, repr=False, compare=False)  # the resolved ReaderOptions (set by run_prepare)
 
 
 @dataclass
@@ -221,109 +223,52 @@ def _split_of(sample: Sample, seed: int, val_ratio: float) -> str:
     return "validation" if int.from_bytes(digest, "big") / 2**64 < val_ratio else "train"
 
 
-def _write_atomic(path: Path, lines: list[str]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with tmp.open("w", encoding="utf-8") as handle:
-        handle.writelines(lines)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
-def _rejection(sample: Sample, stage: str, reasons: list[dict[str, str]]) -> Rejection:
-    return Rejection(sample.id, dict(sample.meta.get("origin") or {}), stage, reasons, sample.to_dict())
-
-
 def run_prepare(config: PrepareConfig) -> dict[str, Any]:
-    """Run the pipeline of the module docstring; returns the report dict (also written to `report.json`)."""
-    from tqdm.auto import tqdm
-
-    from funrl.data.readers import default_source, read_source
+    """Run the stages of `funrl.data.stages` in order, then write the outputs as one set; returns the report dict
+    (also written to `report.json`)."""
+    from funrl.data import stages
 
     out_dir = Path(config.output)
+    check_switchable(out_dir)  # before any work: an output folder that cannot be switched in as one set
     judge_config = _judge_config(config, out_dir) if config.judge is not None else None  # fail fast on bad settings
-    dedup = Deduper(DedupConfig.from_dict(config.dedup))  # loads BFCL (D3) before any work
-    report = PrepareReport(config.target_no_call_ratio)
-    rejected: list[tuple[int, Rejection]] = []
-    survivors: list[tuple[int, Sample]] = []  # (input position, sample) in input order
-    validators: dict[str, Validator] = {}
-    repaired: set[int] = set()  # positions of samples changed by validation or the judge
-    position = 0
+    deduper = Deduper(DedupConfig.from_dict(config.dedup))  # loads BFCL (D3) before any work
+    inputs = []
     for spec in config.inputs:
         validation = ValidationConfig.from_dict({**config.validation, **spec.validation}, f"{spec.path}: validation")
-        options = reader_options({**config.reader, **spec.reader}, f"{spec.path}: reader")
-        validator = Validator(validation)
-        bar = tqdm(desc=f"read+validate {spec.path}", unit="rec", disable=None if config.progress else True)
-        default_name = spec.source or default_source(spec.path)
-        for item in read_source(spec.path, spec.format, source=spec.source, options=options):
-            bar.update(1)
-            if item.rejection is not None:
-                report.add_record(default_name, 1)
-                report.add_rejection(default_name, "read", item.rejection.codes)
-                rejected.append((position, item.rejection))
-                position += 1
-                continue
-            report.add_record(item.samples[0].source if item.samples else default_name, len(item.samples))
-            for sample in item.samples:
-                validators.setdefault(sample.source, validator)
-                try:
-                    result = validator(sample)
-                except Exception as exc:  # a validator bug must not hide the sample: it is reported as rejected
-                    detail = f"{sample.id}: {type(exc).__name__}: {exc}"
-                    result = ValidationResult("rejected", None, [Finding("VALIDATE_INTERNAL", "reject", detail)])
-                if result.status == "rejected":
-                    reasons = [{"code": f.code, "detail": f.detail} for f in result.findings if f.action == "reject"]
-                    report.add_rejection(sample.source, "validate", result.reasons)
-                    rejected.append((position, _rejection(sample, "validate", reasons)))
-                else:
-                    survivors.append((position, result.sample))
-                    if result.status == "repaired":
-                        repaired.add(position)
-                position += 1
-        bar.close()
-    kept: list[tuple[int, Sample]] = []
-    for pos, sample in tqdm(survivors, desc="dedup", unit="sample", disable=None if config.progress else True):
-        finding = dedup.check(sample)
-        if finding is None:
-            kept.append((pos, sample))
-        else:
-            report.add_rejection(sample.source, "dedup", [finding.code])
-            rejected.append((pos, _rejection(sample, "dedup", [{"code": finding.code, "detail": finding.detail}])))
+        spec.options = reader_options({**config.reader, **spec.reader}, f"{spec.path}: reader")
+        inputs.append((spec, Validator(validation)))
+    read = stages.read_inputs(inputs, config.progress)
+    checked = stages.validate(read.kept, read.validators, config.progress)
+    unduplicated = stages.dedup(checked.kept, deduper, config.progress)
+    steps = [read, checked, unduplicated]
     if judge_config is not None:
-        kept = _judge(kept, judge_config, out_dir, validators, report, rejected, repaired)
-    final: list[tuple[int, Sample]] = []
-    ids: set[str] = set()
-    for pos, sample in kept:
-        if sample.id in ids:
-            reason = {"code": "D1", "detail": f"sample id {sample.id!r} already kept (ids must be unique)"}
-            report.add_rejection(sample.source, "dedup", ["D1"])
-            rejected.append((pos, _rejection(sample, "dedup", [reason])))
-            continue
-        ids.add(sample.id)
-        report.add_kept(sample.source, sample, pos in repaired)
-        final.append((pos, sample))
-    report.check()
+        out_dir.mkdir(parents=True, exist_ok=True)  # the judge cache lives there by default
+        steps.append(stages.judge(unduplicated.kept, judge_config, read.validators))
+    final = stages.unique(steps[-1].kept)
+    steps.append(final)
+    rejected = sorted((d for step in steps for d in step.rejected), key=lambda d: d.position)
+    report = build_report(
+        read.records,
+        [(item.sample, item.repaired) for item in final.kept],
+        [(d.source, d.rejection.stage, d.rejection.codes) for d in rejected],
+        config.target_no_call_ratio,
+    )
     splits: dict[str, list[str]] = {"train": [], "validation": []}
-    for _, sample in final:
-        row = sample.to_row() if config.layout == "row" else sample.to_dict()
-        splits[_split_of(sample, config.seed, config.val_ratio)].append(
-            json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n"
-        )
-    rejected.sort(key=lambda r: r[0])
+    for item in final.kept:
+        row = item.sample.to_row() if config.layout == "row" else item.sample.to_dict()
+        splits[_split_of(item.sample, config.seed, config.val_ratio)].append(dump_line(row, sort_keys=True))
     data = report.to_dict()
     data["config"] = _config_dict(config)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for name in ("train.jsonl", "validation.jsonl", "rejected.jsonl", "report.json"):
-        for stale in out_dir.glob(f".{name}.tmp-*"):  # left by a run killed while writing
-            stale.unlink()
-    for name, lines in splits.items():
-        _write_atomic(out_dir / f"{name}.jsonl", lines)
-    _write_atomic(
-        out_dir / "rejected.jsonl",
-        [json.dumps(r.to_dict(), ensure_ascii=False, sort_keys=True) + "\n" for _, r in rejected],
-    )
     data["files"] = {f"{name}.jsonl": len(lines) for name, lines in splits.items()} | {"rejected.jsonl": len(rejected)}
-    _write_atomic(out_dir / "report.json", [json.dumps(data, ensure_ascii=False, sort_keys=True, indent=2) + "\n"])
+    write_set(
+        out_dir,
+        {
+            "train.jsonl": splits["train"],
+            "validation.jsonl": splits["validation"],
+            "rejected.jsonl": [dump_line(d.rejection.to_dict(), sort_keys=True) for d in rejected],
+            "report.json": dumps(data, sort_keys=True, indent=2) + "\n",
+        },
+    )
     return data
 
 
@@ -339,46 +284,9 @@ def _judge_config(config: PrepareConfig, out_dir: Path) -> Any:
         raise ValueError(f"judge: {exc}") from None
 
 
-def _judge(kept, judge_config, out_dir, validators, report, rejected, repaired) -> list[tuple[int, Sample]]:
-    from funrl.data.dedup import exact_key
-    from funrl.data.judge import run_judge
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-
-    def validate(sample: Sample) -> tuple[Sample | None, list[str]]:
-        return validators[sample.source].judge_callback(sample)
-
-    outcomes = run_judge([s for _, s in kept], judge_config, validate)
-    survivors, seen = [], set()
-    for (pos, sample), outcome in zip(kept, outcomes):
-        if outcome.status == "rejected" or outcome.sample is None:
-            details = [a.get("detail", "") for a in outcome.audit if a.get("action") == "reject"]
-            codes = [c.split(":")[0] for c in outcome.reasons] or ["J6"]
-            reasons = [
-                {"code": c.split(":")[0], "detail": c + (f": {details[-1]}" if details else "")}
-                for c in outcome.reasons or ["J6"]
-            ]
-            report.add_rejection(sample.source, "judge", codes)
-            rejected.append((pos, _rejection(sample, "judge", reasons)))
-            continue
-        final = outcome.sample
-        key = exact_key(final)
-        if outcome.status == "repaired" and key in seen:  # a correction may turn a sample into another's twin
-            report.add_rejection(sample.source, "dedup", ["D1"])
-            rejected.append(
-                (pos, _rejection(final, "dedup", [{"code": "D1", "detail": "exact duplicate after judge correction"}]))
-            )
-            continue
-        seen.add(key)
-        if outcome.status == "repaired":
-            repaired.add(pos)
-        survivors.append((pos, final))
-    return survivors
-
-
 def _config_dict(config: PrepareConfig) -> dict[str, Any]:
     out = {f.name: getattr(config, f.name) for f in fields(config) if f.name not in ("progress", "output")}
-    out["inputs"] = [dict(vars(spec)) for spec in config.inputs]
+    out["inputs"] = [{k: v for k, v in vars(spec).items() if k != "options"} for spec in config.inputs]
     out["validation"] = ValidationConfig.from_dict(config.validation).to_dict()
     out["dedup"] = DedupConfig.from_dict(config.dedup).to_dict()
     if out["judge"]:
