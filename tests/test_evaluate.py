@@ -486,7 +486,7 @@ def test_missing_model_folder(tmp_path, bfcl_dir, capsys):
 
 
 def test_toy_categories_weighted_by_their_own_counts():
-    from funrl.score import score_samples
+    from funrl.evaluate.scoring import score_samples
     from funrl.toy.world import generate
 
     samples = generate("heldout", n=20, seed=0)

@@ -1,7 +1,7 @@
 """`funrl report`: several evaluation runs side by side (markdown table + grouped bar chart).
 
 Reads each run directory's `results.json` (written by `funrl eval`), recomputes the BFCL aggregates from the
-per-category counts with `funrl.metrics` and writes `report.md` and `report.png`.
+per-category counts with `funrl.evaluate.metrics` and writes `report.md` and `report.png`.
 
     funrl report runs/eval-base runs/eval-grpo runs/eval-funrl --out runs/report
 """
@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from funrl.metrics import DATASET_SIZE, BFCLScores, aggregate, render_markdown
+from funrl.evaluate.metrics import DATASET_SIZE, BFCLScores, aggregate, render_markdown
 
 
 class ReportError(ValueError):

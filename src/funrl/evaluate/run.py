@@ -1,7 +1,7 @@
 """`funrl eval`: generate on BFCL single-turn categories (or any canonical samples) and score like BFCL.
 
 Prompts are rendered by `funrl.template` (the trainer's code) in the format the model was trained on; outputs
-are scored with `funrl.calls.check_output` (the reward's checker) and aggregated by `funrl.metrics`, exactly
+are scored with `funrl.calls.check_output` (the reward's checker) and aggregated by `funrl.evaluate.metrics`, exactly
 as `funrl score` does, so `funrl score --outputs RUN/generations.jsonl` gives the same numbers again.
 
     funrl eval --model runs/funrl --categories simple_python,parallel --limit 20 --output runs/eval-funrl
@@ -223,7 +223,7 @@ def plot_categories(per_category: dict[str, float | None], path: Path, title: st
 
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
-    from funrl.score import render_text, score_samples
+    from funrl.evaluate.scoring import render_text, score_samples
 
     try:
         samples = load_eval_samples(args)
