@@ -134,12 +134,33 @@ def test_torn_run_resumes(hf_run, varied_model_dir, bfcl_dir, tmp_path, capsys, 
     code, _, err = run_eval(capsys, *eval_args(varied_model_dir, bfcl_dir, run), *COMMON)
     assert code == 0, err
     if tail == "half":
-        assert "generations.jsonl:6: dropping a torn last line" in err
+        assert "dropping a generation line (" in err and "generations.jsonl:6: invalid JSON" in err
         assert f"5 entries already generated, {len(lines) - 5} to go" in err
     else:
         assert f"6 entries already generated, {len(lines) - 6} to go" in err
     resumed = read_jsonl(run / "generations.jsonl")
     assert len(resumed) == len(lines)
+    assert {g["id"]: g["output"] for g in resumed} == {g["id"]: g["output"] for g in map(json.loads, lines)}
+    assert (
+        json.loads((run / "results.json").read_text())["categories"]
+        == json.loads((hf_run / "results.json").read_text())["categories"]
+    )
+
+
+def test_appended_duplicate_and_bad_middle_line_change_no_verdict(hf_run, varied_model_dir, bfcl_dir, tmp_path, capsys):
+    """A duplicate line appended to a resumed run's generations keeps the first output (the verdict does not flip);
+    a broken line in the middle is dropped with its line and that entry generated again."""
+    run = tmp_path / "dup"
+    shutil.copytree(hf_run, run)
+    lines = (hf_run / "generations.jsonl").read_text().splitlines(keepends=True)
+    first = json.loads(lines[0])
+    duplicate = json.dumps({"id": first["id"], "output": "[not_the_answer()]"}) + "\n"
+    (run / "generations.jsonl").write_text(lines[0] + "{broken\n" + "".join(lines[2:]) + duplicate)
+    code, _, err = run_eval(capsys, *eval_args(varied_model_dir, bfcl_dir, run), *COMMON)
+    assert code == 0, err
+    assert f"generations.jsonl:{len(lines) + 1}: id {first['id']!r} already generated" in err
+    assert "generations.jsonl:2: invalid JSON" in err
+    resumed = read_jsonl(run / "generations.jsonl")
     assert {g["id"]: g["output"] for g in resumed} == {g["id"]: g["output"] for g in map(json.loads, lines)}
     assert (
         json.loads((run / "results.json").read_text())["categories"]

@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from funrl.atomic import write_atomic
 from funrl.evaluate.backends import BACKENDS, GenerationError, make_backend
+from funrl.jsonl import dump_line, dumps
 from funrl.schema import Sample, read_samples
 
 FORMATS = ("funrl", "bfcl-prompt", "qwen-fc")
@@ -119,39 +120,41 @@ def check_run_config(args: argparse.Namespace, out_dir: Path) -> None:
                 f"{out_dir} holds generations made with other settings ({'; '.join(diff)}); use another --output, "
                 "or delete its generations.jsonl to start again"
             )
-    path.write_text(json.dumps(current, indent=2) + "\n")
+    write_atomic(path, dumps(current, indent=2) + "\n")
 
 
 def read_generations(path: Path) -> tuple[dict[str, str], bool]:
     """Outputs already generated (resume). Returns `(outputs by id, whether the file needs rewriting)`.
 
-    A torn last line (a killed run: invalid JSON, or no final newline) is dropped with a warning and the file is
-    rewritten without it; a bad line anywhere else is an error naming the file and line.
+    A line that cannot be used (a torn last line from a killed run, invalid JSON, not `{"id": str, "output": str}`)
+    is dropped with a warning naming file and line, and its entry is generated again; the file is then rewritten
+    without it. An id that appears twice keeps its first output (an appended duplicate never changes a verdict).
     """
+    from funrl.jsonl import read_lines
+
     done: dict[str, str] = {}
-    text = path.read_text(encoding="utf-8") if path.is_file() else ""
-    if not text:
+    if not path.is_file():
         return done, False
-    complete = text.endswith("\n")
-    lines = text.split("\n")[:-1] if complete else text.split("\n")
-    for lineno, line in enumerate(lines, start=1):
-        try:
-            row = json.loads(line)
-            if not (isinstance(row, dict) and isinstance(row.get("id"), str) and isinstance(row.get("output"), str)):
-                raise ValueError('expected {"id": str, "output": str}')
-        except ValueError as exc:
-            if lineno == len(lines):
-                print(f"funrl eval: {path}:{lineno}: dropping a torn last line (interrupted run)", file=sys.stderr)
-                return done, True
-            raise RunDirError(f"{path}:{lineno}: not a generation line ({exc}); fix or delete the file") from None
+    rewrite = not path.read_bytes().endswith(b"\n") and path.stat().st_size > 0
+    for line in read_lines(path):
+        row = line.value
+        if line.error is not None or not (
+            isinstance(row, dict) and isinstance(row.get("id"), str) and isinstance(row.get("output"), str)
+        ):
+            why = line.error.message if line.error else f'{path}:{line.lineno}: expected {{"id": str, "output": str}}'
+            print(f"funrl eval: warning: dropping a generation line ({why}); it is generated again", file=sys.stderr)
+            rewrite = True
+            continue
+        if row["id"] in done:
+            print(
+                f"funrl eval: warning: {path}:{line.lineno}: id {row['id']!r} already generated; the first output "
+                "is kept",
+                file=sys.stderr,
+            )
+            rewrite = True
+            continue
         done[row["id"]] = row["output"]
-    return done, not complete  # a last line without its newline is rewritten with one
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    return done, rewrite
 
 
 def generate_missing(args: argparse.Namespace, samples: list[Sample], out_dir: Path) -> tuple[dict[str, str], float]:
@@ -159,9 +162,7 @@ def generate_missing(args: argparse.Namespace, samples: list[Sample], out_dir: P
     path = out_dir / "generations.jsonl"
     done, rewrite = read_generations(path)
     if rewrite:
-        _write_atomic(
-            path, "".join(json.dumps({"id": k, "output": v}, ensure_ascii=False) + "\n" for k, v in done.items())
-        )
+        write_atomic(path, [dump_line({"id": k, "output": v}) for k, v in done.items()])
     todo = [s for s in samples if s.id not in done]
     elapsed = 0.0
     if not todo:
@@ -192,7 +193,7 @@ def generate_missing(args: argparse.Namespace, samples: list[Sample], out_dir: P
 
         def on_result(i: int, text: str) -> None:
             done[todo[i].id] = text
-            handle.write(json.dumps({"id": todo[i].id, "output": text}, ensure_ascii=False) + "\n")
+            handle.write(dump_line({"id": todo[i].id, "output": text}))
             handle.flush()
 
         backend.generate(todo, args.format, on_result)
@@ -248,9 +249,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     name = args.name or out_dir.name
     result = score_samples([({"id": s.id, "output": outputs[s.id]}, s) for s in samples], args.format)
-    with (out_dir / "per_entry.jsonl").open("w", encoding="utf-8") as handle:
-        for row in result.per_entry:
-            handle.write(json.dumps({k: row[k] for k in ("id", "category", "valid", "reason")}) + "\n")
+    write_atomic(
+        out_dir / "per_entry.jsonl",
+        [dump_line({k: row[k] for k in ("id", "category", "valid", "reason")}) for row in result.per_entry],
+    )
     summary: dict[str, Any] = {
         "name": name,
         "model": args.model,
@@ -263,9 +265,9 @@ def main(argv: list[str] | None = None) -> int:
     scored = sum(c["scored"] for c in summary["categories"].values())
     correct = sum(c["correct"] for c in summary["categories"].values())
     summary["micro_accuracy"] = correct / scored if scored else None  # all scored entries pooled
-    (out_dir / "results.json").write_text(json.dumps(summary, indent=2))
+    write_atomic(out_dir / "results.json", dumps(summary, indent=2))
     table = render_text(result, name)
-    (out_dir / "results.md").write_text(f"# {name}\n\n{table}\n")
+    write_atomic(out_dir / "results.md", f"# {name}\n\n{table}\n")
     per_cat = {c: s["accuracy"] for c, s in summary["categories"].items()}
     plot_categories(per_cat, out_dir / "per_category.png", f"{name} ({args.format})")
     print(table)
