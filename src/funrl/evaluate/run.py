@@ -58,7 +58,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--api-key-env", default="OPENAI_API_KEY", help="openai backend: env var holding the key")
     p.add_argument("--concurrency", type=_positive_int, default=16, help="openai backend: requests in flight")
     p.add_argument("--timeout", type=float, default=120.0, help="openai backend: seconds per request")
-    p.add_argument("--max-retries", type=int, default=5, help="openai backend: attempts per request")
+    p.add_argument("--max-retries", type=int, default=5, help="openai backend: retries per request (transport faults, malformed replies)")
     p.add_argument("--device", default=None, help="hf backend: cpu, cuda, cuda:1 (default: cuda when available)")
     p.add_argument("--name", default=None, help="run name in tables (default: the output folder name)")
     return p
