@@ -24,7 +24,7 @@ def parse(tmp_path, *extra: str, recipe: str | None = None):
     ("recipe", "message"),
     [
         ("learning_rate: [1, 2]\n", "learning_rate: expected float, got list"),
-        ("num_generations: 4.5\n", "num_generations: expected int, got float"),
+        ("seed: [1]\n", "seed: expected int, got list"),
         ("beta: true\n", "beta: expected float, got bool"),
         ("reward_funcs: funrl\n", "reward_funcs: expected"),
     ],
