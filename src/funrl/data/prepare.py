@@ -27,7 +27,6 @@ Samples of one input record (multi-turn steps) always fall in the same split.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import sys
@@ -37,6 +36,7 @@ from typing import Any
 
 from funrl.atomic import check_switchable, write_set
 from funrl.data.dedup import BFCLDataNotFound, DedupConfig, Deduper
+from funrl.data.readers import FORMATS
 from funrl.data.records import SourceError, dataclass_from_dict
 from funrl.data.report import build_report, print_report
 from funrl.data.validate import ValidationConfig, Validator
@@ -116,51 +116,87 @@ def reader_options(values: dict[str, Any], where: str) -> Any:
     return dataclass_from_dict(ReaderOptions, values, where)
 
 
-def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="funrl prepare", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", help="recipe YAML (flags given here override it)")
-    parser.add_argument("--input", nargs="+", metavar="FILE_OR_DATASET", help="input files or datasets")
-    parser.add_argument(
-        "--format", help="input format: xlam, toolace, glaive, hermes, openai, sharegpt, bfcl, canonical"
+def _help(text: str, **extra: Any) -> dict[str, Any]:
+    return {"help": text, **extra}
+
+
+@dataclass
+class PrepareArguments:
+    """The options of `funrl prepare`: command-line flags, or keys of a recipe YAML given with `--config` (TRL's
+    `TrlParser`, like train and sft: dataclass default < recipe < flag). `build_config` turns them into a
+    `PrepareConfig`. Mappings (`validation`, `reader`, `dedup`, `judge`) are YAML mappings in a recipe, or JSON text
+    on the command line."""
+
+    input: list[str] | None = field(default=None, metadata=_help("input files or datasets (replace the recipe's)"))
+    format: str | None = field(default=None, metadata=_help(f"input format of every input: {', '.join(FORMATS)}"))
+    source: list[str] | None = field(default=None, metadata=_help("source names of the inputs (default: file stem)"))
+    output: str | None = field(default=None, metadata=_help("output folder (its outputs are switched in as one set)"))
+    judge: str | None = field(
+        default=None,
+        metadata=_help("'none', or the base URL of an OpenAI-compatible endpoint; a recipe may give a mapping of "
+                       "JudgeConfig fields"),
+    )  # fmt: skip
+    judge_model: str | None = field(default=None, metadata=_help("judge model id (required with --judge URL)"))
+    judge_cache: str | None = field(default=None, metadata=_help("judge cache file (default: OUTPUT/judge_cache.jsonl)"))
+    val_ratio: float = field(default=0.05, metadata=_help("share of input records that go to validation.jsonl"))
+    seed: int = field(default=0, metadata=_help("seed of the split hash"))
+    layout: str = field(
+        default="row", metadata=_help("row: JSON-string columns; nested: Sample.to_dict()", choices=list(LAYOUTS))
     )
-    parser.add_argument("--source", nargs="+", help="source names of the inputs (default: file stem)")
-    parser.add_argument("--output", help="output folder")
-    parser.add_argument("--judge", help="'none', or the base URL of an OpenAI-compatible endpoint")
-    parser.add_argument("--judge-model", help="judge model id (required with --judge URL)")
-    parser.add_argument("--judge-cache", help="judge cache file (default: OUTPUT/judge_cache.jsonl)")
-    parser.add_argument("--val-ratio", type=float, help="share of records in validation.jsonl (default 0.05)")
-    parser.add_argument("--seed", type=int, help="seed of the split (default 0)")
-    parser.add_argument("--layout", choices=LAYOUTS, help="row: JSON-string columns (default); nested: to_dict")
-    parser.add_argument("--bfcl-data-dir", help="BFCL data folder for decontamination (default $BFCL_DATA_DIR)")
-    parser.add_argument("--no-decontaminate", action="store_true", help="skip D3 decontamination against BFCL")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    return parser
+    bfcl_data_dir: str | None = field(
+        default=None, metadata=_help("BFCL data folder for decontamination (default $BFCL_DATA_DIR)")
+    )
+    no_decontaminate: bool = field(default=False, metadata=_help("skip D3 decontamination against BFCL"))
+    progress: bool = field(default=True, metadata=_help("progress bars on stderr (--no-progress: none)"))
+    inputs: list[str] | None = field(
+        default=None,
+        metadata=_help("recipe: the inputs, each a path or a mapping {path, format, source, validation, reader}"),
+    )
+    validation: str | None = field(default=None, metadata=_help("ValidationConfig fields for every source"))
+    reader: str | None = field(default=None, metadata=_help("ReaderOptions fields for every source"))
+    dedup: str | None = field(default=None, metadata=_help("DedupConfig fields"))
+    target_no_call_ratio: float | None = field(
+        default=None, metadata=_help("R4 target share of no-call samples, warned about when off")
+    )
 
 
-def _load_yaml(path: str) -> dict[str, Any]:
-    import yaml
+def make_parser():
+    """The `TrlParser` over `PrepareArguments`."""
+    from trl import TrlParser
 
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = yaml.safe_load(handle) or {}
-    except OSError as exc:
-        raise SourceError(f"cannot read recipe {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: invalid YAML ({exc})") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: a recipe must be a mapping, got {type(data).__name__}")
-    return data
+    return TrlParser(PrepareArguments, prog="funrl prepare", description=__doc__.split("\n\n")[0])
 
 
-def build_config(args: argparse.Namespace) -> PrepareConfig:
-    """Recipe YAML (if any) with the command-line flags on top."""
-    data = _load_yaml(args.config) if args.config else {}
-    where = args.config or "prepare"
-    known = {f.name for f in fields(PrepareConfig)} | {"format"}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ValueError(f"{where}: unknown key(s) {unknown}; valid keys: {sorted(known)}")
-    default_format = args.format or data.get("format")
+def parse_config(argv: list[str] | None = None) -> PrepareConfig:
+    """Flags (and the recipe of `--config`) -> `PrepareConfig`; bad values raise `ValueError`."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    (args,) = make_parser().parse_args_and_config(argv)
+    recipe_judge = None
+    if "--config" in argv and argv.index("--config") + 1 < len(argv):
+        import yaml
+
+        with open(argv[argv.index("--config") + 1], encoding="utf-8") as handle:
+            recipe = yaml.safe_load(handle) or {}
+        recipe_judge = recipe.get("judge") if isinstance(recipe.get("judge"), dict) else None
+    return build_config(args, recipe_judge)
+
+
+def _mapping(value: Any, name: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{name}: expected a mapping (JSON text on the command line): {exc.msg}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{name}: expected a mapping, got {type(value).__name__}")
+    return dict(value)
+
+
+def build_config(args: PrepareArguments, recipe_judge: dict[str, Any] | None = None) -> PrepareConfig:
+    """`PrepareArguments` (recipe values with the flags on top) -> `PrepareConfig`. `recipe_judge`: the recipe's
+    judge mapping, which a `--judge URL` flag completes rather than replaces."""
     if args.input:
         names = args.source or []
         if names and len(names) != len(args.input):
@@ -169,43 +205,49 @@ def build_config(args: argparse.Namespace) -> PrepareConfig:
             {"path": p, **({"source": names[i]} if names else {})} for i, p in enumerate(args.input)
         ]
     else:
-        raw_inputs = list(data.get("inputs") or [])
+        raw_inputs = list(args.inputs or [])
     inputs = []
     for i, raw in enumerate(raw_inputs):
         raw = {"path": raw} if isinstance(raw, str) else dict(raw)
-        raw.setdefault("format", default_format)
+        raw.setdefault("format", args.format)
         if not raw.get("format"):
             raise ValueError(f"input {raw.get('path')!r}: no format; pass --format (one of the reader formats)")
         try:
             inputs.append(InputSpec(**raw))
         except TypeError as exc:
-            raise ValueError(f"{where}: inputs[{i}]: {exc}") from None
-    values = {k: v for k, v in data.items() if k not in ("inputs", "format")}
-    values["inputs"] = inputs
-    for flag, key in (("output", "output"), ("val_ratio", "val_ratio"), ("seed", "seed"), ("layout", "layout")):
-        if getattr(args, flag) is not None:
-            values[key] = getattr(args, flag)
-    dedup = dict(values.get("dedup") or {})
+            raise ValueError(f"inputs[{i}]: {exc}") from None
+    dedup = _mapping(args.dedup, "dedup")
     if args.bfcl_data_dir:
         dedup["bfcl_data_dir"] = args.bfcl_data_dir
     if args.no_decontaminate:
         dedup["decontaminate"] = False
-    values["dedup"] = dedup
-    judge = values.get("judge")
-    judge = None if judge in (None, "none", False) else dict(judge)
-    if args.judge is not None:
-        judge = None if args.judge == "none" else {**(judge or {}), "base_url": args.judge}
+    judge: Any = args.judge
+    if judge in (None, "none", False):
+        judge = None
+    elif isinstance(judge, str) and not judge.lstrip().startswith("{"):
+        judge = {**(recipe_judge or {}), "base_url": judge}
+    else:
+        judge = _mapping(judge, "judge")
     if judge is not None:
         if args.judge_model:
             judge["model"] = args.judge_model
         if args.judge_cache:
             judge["cache_path"] = args.judge_cache
-    if judge is None and (args.judge_model or args.judge_cache):
+    elif args.judge_model or args.judge_cache:
         raise ValueError("--judge-model / --judge-cache need a judge: pass --judge URL (or `judge:` in the recipe)")
-    values["judge"] = judge
-    if args.no_progress:
-        values["progress"] = False
-    return PrepareConfig(**values)
+    return PrepareConfig(
+        inputs=inputs,
+        output=args.output or "",
+        val_ratio=args.val_ratio,
+        seed=args.seed,
+        layout=args.layout,
+        judge=judge,
+        validation=_mapping(args.validation, "validation"),
+        reader=_mapping(args.reader, "reader"),
+        dedup=dedup,
+        target_no_call_ratio=args.target_no_call_ratio,
+        progress=args.progress,
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -297,9 +339,8 @@ def _config_dict(config: PrepareConfig) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     from funrl.data.judge import JudgeError
 
-    args = make_parser().parse_args(argv)
     try:
-        config = build_config(args)
+        config = parse_config(argv)
         data = run_prepare(config)
     except (ValueError, SourceError, BFCLDataNotFound, JudgeError, OSError) as exc:
         print(f"funrl prepare: error: {exc}", file=sys.stderr)
@@ -308,6 +349,10 @@ def main(argv: list[str] | None = None) -> int:
     files = ", ".join(f"{name} ({n})" for name, n in data["files"].items())
     print(f"wrote {files} and report.json to {config.output}")
     kept = data["files"].get("train.jsonl", 0) + data["files"].get("validation.jsonl", 0)
+    if kept == 0 and data["total"]["records"] == 0:
+        inputs = ", ".join(spec.path for spec in config.inputs)
+        print(f"funrl prepare: error: no sample was kept: the inputs hold no record ({inputs} empty?)", file=sys.stderr)
+        return 1
     if kept == 0:
         # an empty training set is almost always a wrong --format or a broken input: fail loudly
         print(
