@@ -19,10 +19,10 @@ already generated and a torn last line from a killed run is dropped), `per_entry
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,44 +34,63 @@ from funrl.schema import Sample, read_samples
 FORMATS = ("funrl", "bfcl-prompt", "qwen-fc")
 
 
-def make_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="funrl eval", description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", required=True, help="local HF model dir, hub id, PEFT adapter dir, or served model name")
-    p.add_argument("--output", required=True, help="run directory (created; a re-run resumes)")
-    p.add_argument("--backend", default="hf", choices=BACKENDS, help="generation backend (default: hf)")
-    p.add_argument("--format", default="funrl", choices=FORMATS, help="prompt/output format (default: funrl)")
-    p.add_argument(
-        "--categories",
+def _help(text: str, **extra: Any) -> dict[str, Any]:
+    return {"help": text, **extra}
+
+
+@dataclass
+class EvalArguments:
+    """Options of `funrl eval` (flags, or keys of a `--config` YAML; TRL's `TrlParser`, like train and sft)."""
+
+    model: str = field(default="", metadata=_help("local HF model dir, hub id, PEFT adapter dir, or served model name"))
+    output: str = field(default="", metadata=_help("run directory (created; a re-run resumes)"))
+    backend: str = field(default="hf", metadata=_help("generation backend", choices=list(BACKENDS)))
+    format: str = field(default="funrl", metadata=_help("prompt/output format", choices=list(FORMATS)))
+    categories: str | None = field(
         default=None,
-        help="BFCL categories or groups, comma-separated (default: single_turn); with --samples, the file's categories",
+        metadata=_help("BFCL categories or groups, comma-separated (default: single_turn); with --samples, the "
+                       "file's own categories"),
+    )  # fmt: skip
+    data_dir: str | None = field(default=None, metadata=_help("BFCL data folder (default: $BFCL_DATA_DIR or bfcl-eval's)"))
+    samples: str | None = field(default=None, metadata=_help("evaluate canonical samples from this JSONL instead of BFCL"))
+    limit: int | None = field(default=None, metadata=_help("first N entries of each category (quick runs)"))
+    max_new_tokens: int = field(default=256, metadata=_help("generation budget per entry"))
+    batch_size: int = field(default=8, metadata=_help("hf backend: prompts per generate() call"))
+    lora: str | None = field(default=None, metadata=_help("PEFT adapter to apply (hf: merged; vllm: LoRARequest)"))
+    dtype: str = field(default="auto", metadata=_help("hf backend: torch dtype (auto, float32, bfloat16, ...)"))
+    tensor_parallel_size: int = field(default=1, metadata=_help("vllm backend"))
+    gpu_memory_utilization: float = field(default=0.9, metadata=_help("vllm backend"))
+    base_url: str | None = field(default=None, metadata=_help("openai backend: server URL, e.g. http://localhost:8000/v1"))
+    api_key_env: str = field(default="OPENAI_API_KEY", metadata=_help("openai backend: env var holding the key"))
+    concurrency: int = field(default=16, metadata=_help("openai backend: requests in flight"))
+    timeout: float = field(default=120.0, metadata=_help("openai backend: seconds per request"))
+    max_retries: int = field(
+        default=5, metadata=_help("openai backend: retries per request (transport faults, malformed replies)")
     )
-    p.add_argument("--data-dir", default=None, help="BFCL data folder (default: $BFCL_DATA_DIR or bfcl-eval's data)")
-    p.add_argument("--samples", default=None, help="evaluate canonical samples from this JSONL instead of BFCL")
-    p.add_argument("--limit", type=_positive_int, default=None, help="first N entries of each category (quick runs)")
-    p.add_argument("--max-new-tokens", type=_positive_int, default=256, help="generation budget per entry")
-    p.add_argument("--batch-size", type=_positive_int, default=8, help="hf backend: prompts per generate() call")
-    p.add_argument("--lora", default=None, help="PEFT adapter to apply (hf: merged; vllm: LoRARequest)")
-    p.add_argument("--dtype", default="auto", help="hf backend: torch dtype (auto, float32, bfloat16, ...)")
-    p.add_argument("--tensor-parallel-size", type=int, default=1, help="vllm backend")
-    p.add_argument("--gpu-memory-utilization", type=float, default=0.9, help="vllm backend")
-    p.add_argument("--base-url", default=None, help="openai backend: server URL, e.g. http://localhost:8000/v1")
-    p.add_argument("--api-key-env", default="OPENAI_API_KEY", help="openai backend: env var holding the key")
-    p.add_argument("--concurrency", type=_positive_int, default=16, help="openai backend: requests in flight")
-    p.add_argument("--timeout", type=float, default=120.0, help="openai backend: seconds per request")
-    p.add_argument("--max-retries", type=int, default=5, help="openai backend: retries per request (transport faults, malformed replies)")
-    p.add_argument("--device", default=None, help="hf backend: cpu, cuda, cuda:1 (default: cuda when available)")
-    p.add_argument("--name", default=None, help="run name in tables (default: the output folder name)")
-    return p
+    device: str | None = field(default=None, metadata=_help("hf backend: cpu, cuda, cuda:1 (default: cuda if any)"))
+    name: str | None = field(default=None, metadata=_help("run name in tables (default: the output folder name)"))
+
+    def __post_init__(self) -> None:
+        if not self.model:
+            raise ValueError("no model: pass --model (a model folder, hub id, adapter folder or served name)")
+        if not self.output:
+            raise ValueError("no run folder: pass --output DIR")
+        for name in ("limit", "max_new_tokens", "batch_size", "concurrency", "tensor_parallel_size"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
+        if self.max_retries < 0:
+            raise ValueError(f"--max-retries must be >= 0, got {self.max_retries}")
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
+def make_parser():
+    """The `TrlParser` over `EvalArguments`."""
+    from trl import TrlParser
+
+    return TrlParser(EvalArguments, prog="funrl eval", description=__doc__.split("\n\n")[0])
 
 
-def load_eval_samples(args: argparse.Namespace) -> list[Sample]:
+def load_eval_samples(args: EvalArguments) -> list[Sample]:
     if args.samples:
         samples = read_samples(args.samples)
         seen: dict[str, int] = {}
@@ -105,7 +124,7 @@ class RunDirError(ValueError):
 RUN_KEYS = ("model", "lora", "backend", "format", "max_new_tokens")
 
 
-def check_run_config(args: argparse.Namespace, out_dir: Path) -> None:
+def check_run_config(args: EvalArguments, out_dir: Path) -> None:
     """Write `run_config.json` on the first run; on a re-run, refuse settings that differ from it."""
     path = out_dir / "run_config.json"
     current = {k: getattr(args, k) for k in RUN_KEYS}
@@ -157,7 +176,7 @@ def read_generations(path: Path) -> tuple[dict[str, str], bool]:
     return done, rewrite
 
 
-def generate_missing(args: argparse.Namespace, samples: list[Sample], out_dir: Path) -> tuple[dict[str, str], float]:
+def generate_missing(args: EvalArguments, samples: list[Sample], out_dir: Path) -> tuple[dict[str, str], float]:
     """Generate the samples that `generations.jsonl` does not hold yet, appending each result as it arrives."""
     path = out_dir / "generations.jsonl"
     done, rewrite = read_generations(path)
@@ -223,7 +242,11 @@ def plot_categories(per_category: dict[str, float | None], path: Path, title: st
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = make_parser().parse_args(argv)
+    try:
+        (args,) = make_parser().parse_args_and_config(list(sys.argv[1:] if argv is None else argv))
+    except (ValueError, OSError) as exc:
+        print(f"funrl eval: error: {exc}", file=sys.stderr)
+        return 2
     from funrl.evaluate.scoring import render_text, score_samples
 
     try:
