@@ -29,7 +29,7 @@ from typing import Any
 from funrl.atomic import write_atomic
 from funrl.evaluate.backends import BACKENDS, GenerationError, make_backend
 from funrl.jsonl import dump_line, dumps
-from funrl.schema import Sample, read_samples
+from funrl.schema import Sample
 
 FORMATS = ("funrl", "bfcl-prompt", "qwen-fc")
 
@@ -90,9 +90,30 @@ def make_parser():
     return TrlParser(EvalArguments, prog="funrl eval", description=__doc__.split("\n\n")[0])
 
 
+def read_eval_samples(path: str | Path) -> list[Sample]:
+    """The canonical samples of `path`; a line that is not one (bad JSON, a missing field, ...) is left out with a
+    warning naming file and line, and the others are evaluated. A file with no usable line is a `ValueError`."""
+    from funrl.jsonl import read_lines
+
+    samples, bad = [], []
+    for line in read_lines(path):
+        where = f"{path}:{line.lineno}"
+        try:
+            if line.error is not None:
+                raise ValueError(line.error.message)
+            samples.append(Sample.from_dict(line.value, where=where))
+        except (ValueError, TypeError, RecursionError) as exc:
+            bad.append(str(exc) if str(exc).startswith(str(path)) else f"{where}: {exc}")
+    for message in bad:
+        print(f"funrl eval: warning: sample not evaluated: {message}", file=sys.stderr)
+    if not samples:
+        raise ValueError(f"{path}: no usable sample" + (f" ({len(bad)} bad lines; first: {bad[0]})" if bad else ""))
+    return samples
+
+
 def load_eval_samples(args: EvalArguments) -> list[Sample]:
     if args.samples:
-        samples = read_samples(args.samples)
+        samples = read_eval_samples(args.samples)
         seen: dict[str, int] = {}
         for k, s in enumerate(samples, start=1):
             if s.id in seen:
