@@ -65,11 +65,19 @@ def mixed_file(path: Path, fmt: str) -> tuple[list[int], dict[int, str]]:
     """good, (bad, good)*: returns the good line numbers and {bad line number: expected code}. The file starts with
     a byte-order mark and uses CRLF on one line (both fine), and holds a bare `\\r` between tokens (fine)."""
     good = good_line(fmt)
-    lines, good_lines, bad_lines = [b"\xef\xbb\xbf" + good], [1], {}
-    for _, build, code in BAD_KINDS:
+
+    def numbered(k: int) -> bytes:  # the good record with its own id, so that ids stay unique
+        record = json.loads(good)
+        if "id" in record:
+            record["id"] = f"{record['id']}-{k}"
+        return json.dumps(record).encode()
+
+    lines, good_lines, bad_lines = [b"\xef\xbb\xbf" + numbered(0)], [1], {}
+    for k, (_, build, code) in enumerate(BAD_KINDS, start=1):
         lines.append(build(good))
         bad_lines[len(lines)] = code
-        lines.append(good.replace(b'", "', b'",\r "', 1) if len(lines) % 4 == 0 else good)
+        line = numbered(k)
+        lines.append(line.replace(b'", "', b'",\r "', 1) if len(lines) % 4 == 0 else line)
         good_lines.append(len(lines))
     path.write_bytes(b"\n".join(lines[:-1]) + b"\r\n" + lines[-1] + b"\n")
     return good_lines, bad_lines
