@@ -147,7 +147,9 @@ def test_torn_run_resumes(hf_run, varied_model_dir, bfcl_dir, tmp_path, capsys, 
     )
 
 
-def test_appended_duplicate_and_bad_middle_line_change_no_verdict(hf_run, varied_model_dir, bfcl_dir, tmp_path, capsys):
+def test_appended_duplicate_and_bad_middle_line_change_no_verdict(
+    hf_run, varied_model_dir, bfcl_dir, tmp_path, capsys
+):
     """A duplicate line appended to a resumed run's generations keeps the first output (the verdict does not flip);
     a broken line in the middle is dropped with its line and that entry generated again."""
     run = tmp_path / "dup"

@@ -71,7 +71,9 @@ def test_prepare_score_and_eval_over_bad_records_and_a_faulty_server(tmp_path, b
     outputs = tmp_path / "outputs.jsonl"
     good_at, bad_at = interleave(outputs, goods, [b for b, _ in bad_lines(goods[0])])
     verdicts = tmp_path / "verdicts.jsonl"
-    code, err = run(capsys, "score", "--outputs", str(outputs), "--data-dir", str(bfcl_dir), "--per-entry", str(verdicts))
+    code, err = run(
+        capsys, "score", "--outputs", str(outputs), "--data-dir", str(bfcl_dir), "--per-entry", str(verdicts)
+    )
     assert code == 0, err
     rows = [json.loads(x) for x in verdicts.read_text().splitlines()]
     assert len(rows) == len(good_at) + len(bad_at)

@@ -199,8 +199,13 @@ def test_a_dead_endpoint_ends_the_run_early():
         port = sock.getsockname()[1]
     samples = [make_sample(f"Weather in Paris? {i}", WORLD["Weather in Paris?"]) for i in range(40)]
     cfg = JudgeConfig(
-        base_url=f"http://127.0.0.1:{port}/v1", model="m", api_key_env=None, max_retries=0, dead_after=3,
-        concurrency=1, progress=False,
+        base_url=f"http://127.0.0.1:{port}/v1",
+        model="m",
+        api_key_env=None,
+        max_retries=0,
+        dead_after=3,
+        concurrency=1,
+        progress=False,
     )
     with pytest.raises(JudgeError, match="3 requests in a row failed with connection errors"):
         run_judge(samples, cfg, schema_validate)

@@ -138,7 +138,16 @@ BAD_LINES = [
 def test_a_bad_line_is_a_verdict_and_the_rest_is_scored(line, code, fragment, bfcl_dir, tmp_path, capsys):
     path, per_entry = tmp_path / "outputs.jsonl", tmp_path / "v.jsonl"
     path.write_text(GOOD + line + "\n" + GOOD)
-    args = ["--outputs", str(path), "--data-dir", str(bfcl_dir), "--format", "bfcl-prompt", "--per-entry", str(per_entry)]
+    args = [
+        "--outputs",
+        str(path),
+        "--data-dir",
+        str(bfcl_dir),
+        "--format",
+        "bfcl-prompt",
+        "--per-entry",
+        str(per_entry),
+    ]
     assert main(args) == 0
     err = capsys.readouterr().err
     assert f"{path}{fragment}" in err and "1 of 3 lines not scored" in err

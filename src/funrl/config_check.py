@@ -116,7 +116,9 @@ def check_model_name(name: str | None, what: str = "model_name_or_path") -> None
 def check_engines(config: Any) -> None:
     """`use_vllm` needs vLLM installed: say so now, not from deep inside the trainer."""
     if getattr(config, "use_vllm", False) and importlib.util.find_spec("vllm") is None:
-        raise ValueError("use_vllm is set but vLLM is not installed: pip install 'funrl[vllm]', or set use_vllm: false")
+        raise ValueError(
+            "use_vllm is set but vLLM is not installed: pip install 'funrl[vllm]', or set use_vllm: false"
+        )
 
 
 def check_config(script_args: Any, training_args: Any, model_args: Any = None) -> None:

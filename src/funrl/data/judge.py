@@ -51,8 +51,8 @@ from typing import Any
 
 from funrl.data.judge_cache import JudgeCache, request_key
 from funrl.data.judge_prompt import VERDICT_SCHEMA, Verdict, VerdictError, load_template, parse_verdict
-from funrl.llm_client import complete, failure_kind, make_client
 from funrl.data.records import category_for, ground_truth_from_calls
+from funrl.llm_client import complete, failure_kind, make_client
 from funrl.schema import Sample
 
 logger = logging.getLogger(__name__)
@@ -208,7 +208,6 @@ class _Judge:
         self.answered = False  # any answer from the endpoint yet
         self.dead_streak = 0  # connection failures in a row before the first answer
         if client is None:
-            import openai
 
             key = os.environ.get(config.api_key_env) if config.api_key_env else None
             if config.api_key_env and not key:

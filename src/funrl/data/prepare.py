@@ -137,7 +137,9 @@ class PrepareArguments:
                        "JudgeConfig fields"),
     )  # fmt: skip
     judge_model: str | None = field(default=None, metadata=_help("judge model id (required with --judge URL)"))
-    judge_cache: str | None = field(default=None, metadata=_help("judge cache file (default: OUTPUT/judge_cache.jsonl)"))
+    judge_cache: str | None = field(
+        default=None, metadata=_help("judge cache file (default: OUTPUT/judge_cache.jsonl)")
+    )
     val_ratio: float = field(default=0.05, metadata=_help("share of input records that go to validation.jsonl"))
     seed: int = field(default=0, metadata=_help("seed of the split hash"))
     layout: str = field(
@@ -351,7 +353,9 @@ def main(argv: list[str] | None = None) -> int:
     kept = data["files"].get("train.jsonl", 0) + data["files"].get("validation.jsonl", 0)
     if kept == 0 and data["total"]["records"] == 0:
         inputs = ", ".join(spec.path for spec in config.inputs)
-        print(f"funrl prepare: error: no sample was kept: the inputs hold no record ({inputs} empty?)", file=sys.stderr)
+        print(
+            f"funrl prepare: error: no sample was kept: the inputs hold no record ({inputs} empty?)", file=sys.stderr
+        )
         return 1
     if kept == 0:
         # an empty training set is almost always a wrong --format or a broken input: fail loudly

@@ -73,7 +73,9 @@ class ReportArguments:
     """Options of `funrl report` (flags, or keys of a `--config` YAML; TRL's `TrlParser`, like train and sft)."""
 
     runs: list[str] = field(default_factory=list, metadata={"help": "`funrl eval` output directories (or positional)"})
-    out: str | None = field(default=None, metadata={"help": "write report.md and report.png here (default: print only)"})
+    out: str | None = field(
+        default=None, metadata={"help": "write report.md and report.png here (default: print only)"}
+    )
 
     def __post_init__(self) -> None:
         if not self.runs:

@@ -42,7 +42,9 @@ def _help(text: str, **extra: Any) -> dict[str, Any]:
 class EvalArguments:
     """Options of `funrl eval` (flags, or keys of a `--config` YAML; TRL's `TrlParser`, like train and sft)."""
 
-    model: str = field(default="", metadata=_help("local HF model dir, hub id, PEFT adapter dir, or served model name"))
+    model: str = field(
+        default="", metadata=_help("local HF model dir, hub id, PEFT adapter dir, or served model name")
+    )
     output: str = field(default="", metadata=_help("run directory (created; a re-run resumes)"))
     backend: str = field(default="hf", metadata=_help("generation backend", choices=list(BACKENDS)))
     format: str = field(default="funrl", metadata=_help("prompt/output format", choices=list(FORMATS)))
@@ -51,8 +53,12 @@ class EvalArguments:
         metadata=_help("BFCL categories or groups, comma-separated (default: single_turn); with --samples, the "
                        "file's own categories"),
     )  # fmt: skip
-    data_dir: str | None = field(default=None, metadata=_help("BFCL data folder (default: $BFCL_DATA_DIR or bfcl-eval's)"))
-    samples: str | None = field(default=None, metadata=_help("evaluate canonical samples from this JSONL instead of BFCL"))
+    data_dir: str | None = field(
+        default=None, metadata=_help("BFCL data folder (default: $BFCL_DATA_DIR or bfcl-eval's)")
+    )
+    samples: str | None = field(
+        default=None, metadata=_help("evaluate canonical samples from this JSONL instead of BFCL")
+    )
     limit: int | None = field(default=None, metadata=_help("first N entries of each category (quick runs)"))
     max_new_tokens: int = field(default=256, metadata=_help("generation budget per entry"))
     batch_size: int = field(default=8, metadata=_help("hf backend: prompts per generate() call"))
@@ -60,7 +66,9 @@ class EvalArguments:
     dtype: str = field(default="auto", metadata=_help("hf backend: torch dtype (auto, float32, bfloat16, ...)"))
     tensor_parallel_size: int = field(default=1, metadata=_help("vllm backend"))
     gpu_memory_utilization: float = field(default=0.9, metadata=_help("vllm backend"))
-    base_url: str | None = field(default=None, metadata=_help("openai backend: server URL, e.g. http://localhost:8000/v1"))
+    base_url: str | None = field(
+        default=None, metadata=_help("openai backend: server URL, e.g. http://localhost:8000/v1")
+    )
     api_key_env: str = field(default="OPENAI_API_KEY", metadata=_help("openai backend: env var holding the key"))
     concurrency: int = field(default=16, metadata=_help("openai backend: requests in flight"))
     timeout: float = field(default=120.0, metadata=_help("openai backend: seconds per request"))

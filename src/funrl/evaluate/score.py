@@ -42,7 +42,8 @@ class ScoreArguments:
         default="", metadata={"help": 'JSONL file, one {"id": <BFCL id>, "output": <raw model text>} per line'}
     )
     data_dir: str | None = field(
-        default=None, metadata={"help": "BFCL data folder (default: $BFCL_DATA_DIR, else the installed bfcl-eval data)"}
+        default=None,
+        metadata={"help": "BFCL data folder (default: $BFCL_DATA_DIR, else the installed bfcl-eval data)"},
     )
     format: str = field(
         default="funrl", metadata={"help": "output format the model was trained in", "choices": list(FORMATS)}

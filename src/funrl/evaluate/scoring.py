@@ -52,8 +52,14 @@ class OutputRow:
         """The per-entry line of a row that cannot be scored."""
         record = self.record if isinstance(self.record, dict) else {}
         rid = record.get("id") if isinstance(record.get("id"), str) else None
-        return {"line": self.lineno, "id": rid, "category": self.category, "valid": None,
-                "reason": f"input:{self.code}", "detail": self.detail}
+        return {
+            "line": self.lineno,
+            "id": rid,
+            "category": self.category,
+            "valid": None,
+            "reason": f"input:{self.code}",
+            "detail": self.detail,
+        }
 
 
 def read_outputs(path: str | Path, bfcl: bool = True) -> list[OutputRow]:

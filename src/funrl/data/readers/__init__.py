@@ -75,7 +75,9 @@ def _json_or_jsonl(path: Path) -> Iterator[Record]:
     try:
         rows = load_file(path)
     except LineError as exc:
-        raise SourceError(f"invalid JSON list: {exc.message} (a JSON list is read whole: fix it, or write JSON Lines)") from None
+        raise SourceError(
+            f"invalid JSON list: {exc.message} (a JSON list is read whole: fix it, or write JSON Lines)"
+        ) from None
     if not isinstance(rows, list):
         raise SourceError(f"{path}: expected a JSON list of records, got {type(rows).__name__}")
     for index, row in enumerate(rows):
@@ -109,7 +111,9 @@ def _dataset(ds: Any, name: str) -> Iterator[Record]:
 
 
 def _is_saved_dataset(path: Path) -> bool:
-    return path.is_dir() and any((path / f).is_file() for f in ("dataset_info.json", "state.json", "dataset_dict.json"))
+    return path.is_dir() and any(
+        (path / f).is_file() for f in ("dataset_info.json", "state.json", "dataset_dict.json")
+    )
 
 
 def looks_local(spec: str) -> bool:

@@ -134,7 +134,9 @@ def _constant(name: str) -> Any:
     raise _NonFinite(name)
 
 
-_STRICT_JSON = json.JSONDecoder(object_pairs_hook=_no_duplicate_keys, parse_constant=_constant, parse_float=_non_finite)
+_STRICT_JSON = json.JSONDecoder(
+    object_pairs_hook=_no_duplicate_keys, parse_constant=_constant, parse_float=_non_finite
+)
 
 
 def from_literal(value: Any, path: str) -> Any:
