@@ -208,7 +208,6 @@ class _Judge:
         self.answered = False  # any answer from the endpoint yet
         self.dead_streak = 0  # connection failures in a row before the first answer
         if client is None:
-
             key = os.environ.get(config.api_key_env) if config.api_key_env else None
             if config.api_key_env and not key:
                 logger.warning(
