@@ -263,13 +263,12 @@ def test_an_internal_error_is_one_line_and_debug_shows_the_traceback(monkeypatch
 
     monkeypatch.setitem(cli.COMMANDS, "boom", ("builtins", ""))
     monkeypatch.setattr("importlib.import_module", lambda name: Boom)
-    monkeypatch.delenv("FUNRL_TRACEBACK", raising=False)
+    monkeypatch.setenv("FUNRL_TRACEBACK", "0")  # restored at teardown, also after `--debug` sets it
     assert cli.main(["boom"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "funrl boom: error: KeyError: 'boom'" in err and "--debug" in err
     with pytest.raises(KeyError):
         cli.main(["--debug", "boom"])
-    monkeypatch.delenv("FUNRL_TRACEBACK", raising=False)
 
 
 # ---------------------------------------------------------------------------------------------------
