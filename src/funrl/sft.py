@@ -257,6 +257,9 @@ def main(argv: list[str] | None = None) -> int:
         script_args, training_args, model_args = make_parser().parse_args_and_config(
             list(sys.argv[1:] if argv is None else argv)
         )
+        from funrl.config_check import check_config
+
+        check_config(script_args, training_args, model_args)  # types, paths: before anything heavy loads
         trainer = build_trainer(script_args, training_args, model_args)
     run(trainer, script_args, training_args)
     return 0

@@ -207,6 +207,9 @@ def _check_chat_template(model_path: str, model_args: Any, training_args: FunRLC
 
 def setup(script_args: FunRLScriptArguments, training_args: FunRLConfig, model_args: Any):
     """`(trainer, checkpoint to resume from or None)`: every check of the user's input happens here, before training."""
+    from funrl.config_check import check_config
+
+    check_config(script_args, training_args, model_args)  # types, paths, optional engines: before anything heavy
     resume = _resume_arg(training_args.resume_from_checkpoint, training_args.output_dir)
     return build_trainer(script_args, training_args, model_args), resume
 

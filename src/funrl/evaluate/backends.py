@@ -247,14 +247,16 @@ def tool_calls_to_text(message: Any) -> str:
 
 class OpenAIBackend:
     """Any OpenAI-compatible chat-completions server (vLLM serve, SGLang, hosted APIs): async, bounded
-    concurrency, retries with exponential backoff on 429/5xx/timeouts/dropped connections. The key comes from
+    concurrency, retries as the data judge does (`funrl.llm_client`: the openai client's own retries on
+    408/409/429/5xx/timeouts/dropped connections, and malformed 200 replies retried as often). The key comes from
     `api_key_env`.
 
     Messages are `funrl.template.build_messages`; for `qwen-fc` the tools go in the request's `tools` field (BFCL
     types such as `dict` and `float`, as the trainer's prompt has them: a server that validates JSON Schema
     strictly may refuse them). An answer with `tool_calls` is turned back into `<tool_call>` text
-    (`tool_calls_to_text`), so the same parser scores it. An error that retries do not fix raises
-    `GenerationError` naming the entry; results finished before it have already gone to `on_result`.
+    (`tool_calls_to_text`), so the same parser scores it. An entry that retries do not fix does not stop the
+    others: every answer received goes to `on_result`, and then `GenerationError` says how many entries failed,
+    names the first and the server.
     """
 
     def __init__(
@@ -278,49 +280,34 @@ class OpenAIBackend:
         self.max_retries = max_retries
 
     async def _one(self, client, semaphore, sample: Sample, fmt: str) -> str:
-        import openai
-        from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
-
+        from funrl.llm_client import complete
         from funrl.template import build_messages
 
         messages, tools = build_messages(sample, fmt)
-        kwargs: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": 0.0}
-        kwargs["max_tokens"] = self.max_new_tokens
+        body: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": 0.0}
+        body["max_tokens"] = self.max_new_tokens
         if tools:
-            kwargs["tools"] = [{"type": "function", "function": t} for t in tools]
-        retryable = (
-            openai.RateLimitError,
-            openai.APITimeoutError,
-            openai.APIConnectionError,
-            openai.InternalServerError,
-        )
+            body["tools"] = [{"type": "function", "function": t} for t in tools]
         async with semaphore:
-            async for attempt in AsyncRetrying(
-                retry=retry_if_exception_type(retryable),
-                stop=stop_after_attempt(self.max_retries),
-                wait=wait_exponential_jitter(multiplier=0.2, max=10.0, jitter=0.2),
-                reraise=True,
-            ):
-                with attempt:
-                    response = await client.chat.completions.create(**kwargs)
-        return tool_calls_to_text(response.choices[0].message)
+            reply = await complete(client, body, self.max_retries)
+        return tool_calls_to_text(reply.response.choices[0].message)
 
     async def _run(self, samples: Sequence[Sample], fmt: str, on_result: ResultCallback | None) -> list[str]:
         import openai
-        from openai import AsyncOpenAI
 
-        client = AsyncOpenAI(base_url=self.base_url, api_key=self.api_key, timeout=self.timeout_s, max_retries=0)
+        from funrl.llm_client import MalformedReply, make_client
+
+        client = make_client(self.base_url, self.api_key, self.timeout_s, self.max_retries)
         semaphore = asyncio.Semaphore(self.concurrency)
         out: list[str] = [""] * len(samples)
+        failures: list[str] = []
 
         async def task(i: int) -> None:
             try:
                 out[i] = await self._one(client, semaphore, samples[i], fmt)
-            except (openai.APIError, IndexError) as exc:
-                raise GenerationError(
-                    f"entry {samples[i].id!r}: {type(exc).__name__}: {exc} (server {self.base_url}, "
-                    f"model {self.model!r}, {self.max_retries} attempts)"
-                ) from exc
+            except (openai.APIError, MalformedReply) as exc:  # the others go on; every answer received is kept
+                failures.append(f"entry {samples[i].id!r}: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}")
+                return
             if on_result:
                 on_result(i, out[i])
             bar.update(1)
@@ -330,6 +317,11 @@ class OpenAIBackend:
                 await asyncio.gather(*(task(i) for i in range(len(samples))))
             finally:
                 await client.close()
+        if failures:
+            raise GenerationError(
+                f"{len(failures)} of {len(samples)} entries failed after {self.max_retries} retries on server "
+                f"{self.base_url} (model {self.model!r}); first: {failures[0]}"
+            )
         return out
 
     def generate(self, samples: Sequence[Sample], fmt: str, on_result: ResultCallback | None = None) -> list[str]:

@@ -50,7 +50,7 @@ def pass_at_k(model: str, samples: list[Sample], k: int, temperature: float, max
     import torch
 
     from funrl.evaluate.backends import HFBackend
-    from funrl.score import score_samples
+    from funrl.evaluate.scoring import score_samples
     from funrl.template import render_prompt
 
     backend = HFBackend(model, batch_size=max(1, 64 // k), max_new_tokens=max_new_tokens, device="cpu")
