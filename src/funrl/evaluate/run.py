@@ -14,7 +14,9 @@ The output directory holds `run_config.json` (model, backend, format, budget: a 
 refused), `generations.jsonl` (`{"id", "output"}` lines, appended as they are produced, so a re-run skips entries
 already generated and a torn last line from a killed run is dropped), `per_entry.jsonl` (verdicts with reasons),
 `results.json`, `results.md` (paper layout: Non-Live AST | Live | Overall, plus BFCL v3 overall and v4 sub-scores) and
-`per_category.png`.
+`per_category.png`. Each generation carries a `truncated` flag (it stopped at `--max-new-tokens`); the count and share
+of cut generations per category are in results.md, results.json (`truncation`) and the chart, and a `--limit` run
+is marked as partial (`coverage`), see `funrl.evaluate.truncation`.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from funrl.evaluate.backends import BACKENDS, GenerationError, make_backend
+from funrl.evaluate.truncation import DEFAULT_MAX_NEW_TOKENS, default_max_new_tokens, read_truncated
 from funrl.schema import Sample, read_samples
 
 FORMATS = ("funrl", "bfcl-prompt", "qwen-fc")
@@ -47,7 +50,13 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", default=None, help="BFCL data folder (default: $BFCL_DATA_DIR or bfcl-eval's data)")
     p.add_argument("--samples", default=None, help="evaluate canonical samples from this JSONL instead of BFCL")
     p.add_argument("--limit", type=_positive_int, default=None, help="first N entries of each category (quick runs)")
-    p.add_argument("--max-new-tokens", type=_positive_int, default=256, help="generation budget per entry")
+    p.add_argument(
+        "--max-new-tokens",
+        type=_positive_int,
+        default=None,
+        help="generation budget per entry (default: the model's max_completion_length when funrl trained it, else "
+        f"{DEFAULT_MAX_NEW_TOKENS}, the recipes' max_completion_length; FunRL CoTs average ~350 tokens)",
+    )
     p.add_argument("--batch-size", type=_positive_int, default=8, help="hf backend: prompts per generate() call")
     p.add_argument("--lora", default=None, help="PEFT adapter to apply (hf: merged; vllm: LoRARequest)")
     p.add_argument("--dtype", default="auto", help="hf backend: torch dtype (auto, float32, bfloat16, ...)")
@@ -159,9 +168,9 @@ def generate_missing(args: argparse.Namespace, samples: list[Sample], out_dir: P
     path = out_dir / "generations.jsonl"
     done, rewrite = read_generations(path)
     if rewrite:
-        _write_atomic(
-            path, "".join(json.dumps({"id": k, "output": v}, ensure_ascii=False) + "\n" for k, v in done.items())
-        )
+        flags = read_truncated(path)
+        rows = ({"id": k, "output": v, "truncated": flags.get(k)} for k, v in done.items())
+        _write_atomic(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
     todo = [s for s in samples if s.id not in done]
     elapsed = 0.0
     if not todo:
@@ -190,9 +199,10 @@ def generate_missing(args: argparse.Namespace, samples: list[Sample], out_dir: P
     start = time.perf_counter()
     with path.open("a", encoding="utf-8") as handle:
 
-        def on_result(i: int, text: str) -> None:
+        def on_result(i: int, text: str, truncated: bool) -> None:
             done[todo[i].id] = text
-            handle.write(json.dumps({"id": todo[i].id, "output": text}, ensure_ascii=False) + "\n")
+            row = {"id": todo[i].id, "output": text, "truncated": truncated}
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
             handle.flush()
 
         backend.generate(todo, args.format, on_result)
@@ -200,30 +210,35 @@ def generate_missing(args: argparse.Namespace, samples: list[Sample], out_dir: P
     return done, elapsed
 
 
-def plot_categories(per_category: dict[str, float | None], path: Path, title: str) -> None:
-    import matplotlib
+def add_limits_report(summary: dict[str, Any], result: Any, samples: list[Sample], args, out_dir: Path, name: str):
+    """Add truncation counts and coverage (partial run) to `summary`, draw the chart; return the results.md body."""
+    from funrl.evaluate.charts import plot_scores
+    from funrl.evaluate.truncation import coverage, render_coverage, render_truncation, truncation_stats
+    from funrl.score import render_text
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names = [k for k, v in per_category.items() if v is not None]
-    values = [100 * per_category[k] for k in names]
-    fig, ax = plt.subplots(figsize=(max(5, 0.6 * len(names) + 2), 3.5))
-    ax.bar(names, values, color="#4C72B0")
-    for i, v in enumerate(values):
-        ax.text(i, v + 1, f"{v:.1f}", ha="center", fontsize=8)
-    ax.set_ylim(0, 105)
-    ax.set_ylabel("accuracy (%)")
-    ax.set_title(title)
-    ax.tick_params(axis="x", rotation=45)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    summary["truncation"] = truncation_stats(result.per_entry, args.max_new_tokens)
+    entries: dict[str, int] = {}
+    for s in samples:
+        entries[s.category] = entries.get(s.category, 0) + 1
+    summary["coverage"] = coverage(entries, args.limit, bfcl=all(s.source == "bfcl" for s in samples))
+    partial = render_coverage(summary["coverage"])
+    parts = [partial] if partial else []
+    parts += [render_text(result, name), render_truncation(summary["truncation"])]
+    cut = {c: info["share"] for c, info in summary["truncation"]["categories"].items()}
+    plot_scores(
+        {name: result.scores},
+        out_dir / "per_category.png",
+        title=f"{name} ({args.format})",
+        categories=list(entries),
+        partial={name: summary["coverage"]["partial"]},
+        truncation={name: cut},
+    )
+    return "\n\n".join(parts)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
-    from funrl.score import render_text, score_samples
+    from funrl.score import score_samples
 
     try:
         samples = load_eval_samples(args)
@@ -234,6 +249,9 @@ def main(argv: list[str] | None = None) -> int:
         print("funrl eval: error: no entries selected", file=sys.stderr)
         return 2
     out_dir = Path(args.output)
+    if args.max_new_tokens is None:
+        args.max_new_tokens, source = default_max_new_tokens(args.model)
+        print(f"funrl eval: max_new_tokens={args.max_new_tokens} ({source})", file=sys.stderr)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         check_run_config(args, out_dir)
@@ -248,9 +266,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     name = args.name or out_dir.name
     result = score_samples([({"id": s.id, "output": outputs[s.id]}, s) for s in samples], args.format)
+    flags = read_truncated(out_dir / "generations.jsonl")
     with (out_dir / "per_entry.jsonl").open("w", encoding="utf-8") as handle:
         for row in result.per_entry:
-            handle.write(json.dumps({k: row[k] for k in ("id", "category", "valid", "reason")}) + "\n")
+            row["truncated"] = flags.get(row["id"])
+            handle.write(json.dumps({k: row[k] for k in ("id", "category", "valid", "reason", "truncated")}) + "\n")
     summary: dict[str, Any] = {
         "name": name,
         "model": args.model,
@@ -263,11 +283,9 @@ def main(argv: list[str] | None = None) -> int:
     scored = sum(c["scored"] for c in summary["categories"].values())
     correct = sum(c["correct"] for c in summary["categories"].values())
     summary["micro_accuracy"] = correct / scored if scored else None  # all scored entries pooled
+    table = add_limits_report(summary, result, samples, args, out_dir, name)
     (out_dir / "results.json").write_text(json.dumps(summary, indent=2))
-    table = render_text(result, name)
     (out_dir / "results.md").write_text(f"# {name}\n\n{table}\n")
-    per_cat = {c: s["accuracy"] for c, s in summary["categories"].items()}
-    plot_categories(per_cat, out_dir / "per_category.png", f"{name} ({args.format})")
     print(table)
     print(f"\nwrote {out_dir}/: generations.jsonl, per_entry.jsonl, results.json, results.md, per_category.png")
     return 0
