@@ -169,6 +169,7 @@ def build_trainer(script_args: SFTScriptArguments, training_args: Any, model_arg
     from transformers import AutoTokenizer
     from trl import SFTTrainer, get_peft_config
 
+    from funrl.model_card import CardInfo, with_model_card
     from funrl.train import resolve_model
 
     with training_args.main_process_first(desc="building the tiny model"):
@@ -193,7 +194,7 @@ def build_trainer(script_args: SFTScriptArguments, training_args: Any, model_arg
     }
     callbacks = [make_time_budget_callback(script_args.max_time_s)] if script_args.max_time_s else []
     dataset = build_dataset(script_args)
-    trainer = SFTTrainer(
+    trainer = with_model_card(SFTTrainer)(  # funrl's model card on every save (`funrl.model_card`)
         model=model_path,
         args=training_args,
         train_dataset=dataset,
@@ -202,6 +203,11 @@ def build_trainer(script_args: SFTScriptArguments, training_args: Any, model_arg
         callbacks=callbacks,
     )
     _report_truncation(trainer, len(dataset), training_args.max_length)
+    settings = {"prompt_format": script_args.prompt_format, "max_length": training_args.max_length}
+    settings["learning_rate"] = training_args.learning_rate
+    trainer.funrl_card = CardInfo.from_run(
+        "SFT", model_path, dataset=script_args.dataset_name, settings=settings, prog="funrl sft"
+    )
     return trainer
 
 
@@ -258,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
             list(sys.argv[1:] if argv is None else argv)
         )
         trainer = build_trainer(script_args, training_args, model_args)
+        trainer.funrl_card.record_command(list(sys.argv[1:] if argv is None else argv), "funrl sft")
     run(trainer, script_args, training_args)
     return 0
 

@@ -158,13 +158,30 @@ def build_trainer(script_args: FunRLScriptArguments, training_args: FunRLConfig,
     reward_funcs = load_reward_funcs(script_args.reward_funcs, fmt=script_args.prompt_format)
     dataset = build_dataset(script_args)
     _check_chat_template(model_path, model_args, training_args)
-    return FunRLTrainer(
+    trainer = FunRLTrainer(
         model=model_path,
         reward_funcs=reward_funcs,
         args=training_args,
         train_dataset=dataset,
         peft_config=get_peft_config(model_args),
     )
+    trainer.funrl_card = card_info(script_args, training_args, model_path)
+    return trainer
+
+
+def card_info(script_args: FunRLScriptArguments, training_args: FunRLConfig, model_path: str):
+    """What the model card of every saved model and checkpoint says about this run (`funrl.model_card`)."""
+    from funrl.model_card import CardInfo
+
+    keys = ("max_completion_length", "num_generations", "learning_rate", "beta", "use_entropy_adv")
+    settings = {"prompt_format": script_args.prompt_format, "reward_funcs": script_args.reward_funcs}
+    settings.update({k: getattr(training_args, k) for k in keys})
+    if training_args.use_entropy_adv:
+        settings.update(
+            entropy_adv_alpha=training_args.entropy_adv_alpha, entropy_adv_kappa=training_args.entropy_adv_kappa
+        )
+    method = "FunRL" if training_args.use_entropy_adv else "GRPO"
+    return CardInfo.from_run(method, model_path, dataset=script_args.dataset_name, settings=settings)
 
 
 def _check_chat_template(model_path: str, model_args: Any, training_args: FunRLConfig) -> None:
@@ -219,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
             list(sys.argv[1:] if argv is None else argv)
         )
         trainer, resume = setup(script_args, training_args, model_args)
+        trainer.funrl_card.record_command(list(sys.argv[1:] if argv is None else argv), "funrl train")
     run(trainer, resume, training_args)
     return 0
 

@@ -69,6 +69,11 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-retries", type=int, default=5, help="openai backend: attempts per request")
     p.add_argument("--device", default=None, help="hf backend: cpu, cuda, cuda:1 (default: cuda when available)")
     p.add_argument("--name", default=None, help="run name in tables (default: the output folder name)")
+    p.add_argument(
+        "--update-card",
+        action="store_true",
+        help="put the BFCL results into the model folder's card (README.md, funrl.model_card); local models only",
+    )
     return p
 
 
@@ -249,6 +254,10 @@ def main(argv: list[str] | None = None) -> int:
         print("funrl eval: error: no entries selected", file=sys.stderr)
         return 2
     out_dir = Path(args.output)
+    if args.update_card and not Path(args.lora or args.model).is_dir():
+        print(f"funrl eval: error: --update-card needs a local model folder; {args.lora or args.model} is not one",
+              file=sys.stderr)  # fmt: skip
+        return 2
     if args.max_new_tokens is None:
         args.max_new_tokens, source = default_max_new_tokens(args.model)
         print(f"funrl eval: max_new_tokens={args.max_new_tokens} ({source})", file=sys.stderr)
@@ -287,6 +296,10 @@ def main(argv: list[str] | None = None) -> int:
     (out_dir / "results.json").write_text(json.dumps(summary, indent=2))
     (out_dir / "results.md").write_text(f"# {name}\n\n{table}\n")
     print(table)
+    if args.update_card:
+        from funrl.model_card import update_card_results
+
+        print(f"funrl eval: results added to {update_card_results(args.lora or args.model, summary, out_dir)}")
     print(f"\nwrote {out_dir}/: generations.jsonl, per_entry.jsonl, results.json, results.md, per_category.png")
     return 0
 
