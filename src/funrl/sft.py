@@ -170,7 +170,10 @@ def build_trainer(script_args: SFTScriptArguments, training_args: Any, model_arg
     from trl import SFTTrainer, get_peft_config
 
     from funrl.model_card import CardInfo, with_model_card
+    from funrl.optional import check_training
     from funrl.train import resolve_model
+
+    check_training(training_args)  # DeepSpeed, tensorboard: installed? (before the model loads)
 
     with training_args.main_process_first(desc="building the tiny model"):
         model_path = resolve_model(model_args.model_name_or_path, script_args, training_args.output_dir)
@@ -258,8 +261,10 @@ def run(trainer: Any, script_args: SFTScriptArguments, training_args: Any):
 
 def main(argv: list[str] | None = None) -> int:
     from funrl.errors import user_errors
+    from funrl.optional import missing_dependencies
 
-    with user_errors("funrl sft"):  # bad flags, recipe, data or model: one line, exit code 2
+    # bad flags, recipe, data or model, a missing optional dependency: one line, exit code 2
+    with user_errors("funrl sft"), missing_dependencies("funrl sft"):
         script_args, training_args, model_args = make_parser().parse_args_and_config(
             list(sys.argv[1:] if argv is None else argv)
         )

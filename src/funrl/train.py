@@ -201,6 +201,9 @@ def _check_chat_template(model_path: str, model_args: Any, training_args: FunRLC
 
 def setup(script_args: FunRLScriptArguments, training_args: FunRLConfig, model_args: Any):
     """`(trainer, checkpoint to resume from or None)`: every check of the user's input happens here, before training."""
+    from funrl.optional import check_training
+
+    check_training(training_args)  # use_vllm, DeepSpeed, tensorboard: installed? (before the model loads)
     resume = _resume_arg(training_args.resume_from_checkpoint, training_args.output_dir)
     return build_trainer(script_args, training_args, model_args), resume
 
@@ -230,8 +233,10 @@ def train(script_args: FunRLScriptArguments, training_args: FunRLConfig, model_a
 
 def main(argv: list[str] | None = None) -> int:
     from funrl.errors import user_errors
+    from funrl.optional import missing_dependencies
 
-    with user_errors("funrl train"):  # bad flags, recipe, data, model or reward names: one line, exit code 2
+    # bad flags, recipe, data, model or reward names, a missing optional dependency: one line, exit code 2
+    with user_errors("funrl train"), missing_dependencies("funrl train"):
         script_args, training_args, model_args = make_parser().parse_args_and_config(
             list(sys.argv[1:] if argv is None else argv)
         )

@@ -184,10 +184,11 @@ class VLLMBackend:
         max_model_len: int | None = None,
         chunk_size: int = 512,
     ):
-        try:
-            from vllm import LLM, SamplingParams
-        except ImportError as exc:
-            raise ImportError("the vllm backend needs vLLM: pip install 'funrl[vllm]' (GPU machines)") from exc
+        from funrl.optional import require
+
+        require("vllm", "the vllm backend (funrl eval --backend vllm)")
+        from vllm import LLM, SamplingParams
+
         base, adapter = resolve_model_dir(model, lora)
         extra: dict[str, Any] = {}
         if adapter:

@@ -31,6 +31,7 @@ from typing import Any
 
 from funrl.evaluate.backends import BACKENDS, GenerationError, make_backend
 from funrl.evaluate.truncation import DEFAULT_MAX_NEW_TOKENS, default_max_new_tokens, read_truncated
+from funrl.optional import available, missing_message
 from funrl.schema import Sample, read_samples
 
 FORMATS = ("funrl", "bfcl-prompt", "qwen-fc")
@@ -253,6 +254,10 @@ def main(argv: list[str] | None = None) -> int:
     if not samples:
         print("funrl eval: error: no entries selected", file=sys.stderr)
         return 2
+    javajs = sorted({s.category for s in samples if s.category in ("simple_java", "simple_javascript")})
+    if javajs and not available("tree-sitter"):  # scored as unsupported (N/A), never guessed: say how to fix it
+        print(f"funrl eval: warning: {missing_message('tree-sitter', ', '.join(javajs))}; reported as N/A until then",
+              file=sys.stderr)  # fmt: skip
     out_dir = Path(args.output)
     if args.update_card and not Path(args.lora or args.model).is_dir():
         print(f"funrl eval: error: --update-card needs a local model folder; {args.lora or args.model} is not one",
