@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from funrl.cli import main as funrl
+from funrl.tokenizer_compat import is_portable
 from funrl.model_card import (
     FUNRL_PAPER,
     RESULTS_END,
@@ -69,6 +70,7 @@ def test_funrl_card_cites_funrl_not_deepseekmath(funrl_run, folder):
     assert "funrl" in meta["tags"] and "base_model" not in meta  # a local path is not a hub base_model
     facts = json.loads((funrl_run / folder / "funrl_training.json").read_text())
     assert facts["method"] == "FunRL" and facts["max_completion_length"] == 32
+    assert is_portable(funrl_run / folder)  # the official BFCL tool's transformers 4.x loads its tokenizer
 
 
 def test_push_to_hub_path_writes_the_funrl_card(funrl_trainer, tmp_path):

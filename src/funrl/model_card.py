@@ -8,7 +8,8 @@ the command, and, once `funrl eval --update-card` has run on it, the BFCL result
 
 `ModelCardMixin` is the hook: mixed into a TRL trainer it writes the card on `save_model` (the final model and
 each `checkpoint-N`, whose weights `_save_checkpoint` saves through `save_model`) and on `create_model_card` (what
-TRL's `_save_checkpoint` and `push_to_hub` call), so the published card is this one.
+TRL's `_save_checkpoint` and `push_to_hub` call), so the published card is this one. The same save hook writes the
+tokenizer config in the form transformers 4.x loads too (`funrl.tokenizer_compat`, for the official BFCL tool).
 
     class MyTrainer(ModelCardMixin, GRPOTrainer): ...
     trainer.funrl_card = CardInfo.from_run("FunRL", "Qwen/Qwen2.5-0.5B-Instruct", dataset="data/train.jsonl")
@@ -317,4 +318,7 @@ class ModelCardMixin:
     def save_model(self, output_dir: str | None = None, _internal_call: bool = False):
         super().save_model(output_dir, _internal_call)
         if self.args.should_save:
+            from funrl.tokenizer_compat import make_portable
+
             write_card(output_dir or self.args.output_dir, self._funrl_card_info(), step=self.state.global_step)
+            make_portable(output_dir or self.args.output_dir)  # loadable by the official BFCL tool's transformers 4.x
