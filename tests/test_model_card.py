@@ -13,7 +13,6 @@ import pytest
 import yaml
 
 from funrl.cli import main as funrl
-from funrl.tokenizer_compat import is_portable
 from funrl.model_card import (
     FUNRL_PAPER,
     RESULTS_END,
@@ -23,6 +22,7 @@ from funrl.model_card import (
     resolve_base_model,
     update_card_results,
 )
+from funrl.tokenizer_compat import is_portable
 
 REPO = Path(__file__).resolve().parents[1]
 SMOKE = REPO / "recipes" / "smoke"
