@@ -47,9 +47,15 @@ def test_train_use_vllm_without_vllm(tmp_path, capsys):
 
 @needs_no_deepspeed
 def test_train_deepspeed_config_without_deepspeed(tmp_path, capsys):
+    from transformers.integrations.deepspeed import unset_hf_deepspeed_config
+
     config = tmp_path / "ds.json"
     config.write_text(json.dumps({"zero_optimization": {"stage": 2}, "train_micro_batch_size_per_gpu": "auto"}))
-    err = one_line_error(capsys, ["train", *SMOKE, "--deepspeed", str(config), "--output_dir", str(tmp_path / "r")])
+    try:
+        argv = ["train", *SMOKE, "--deepspeed", str(config), "--output_dir", str(tmp_path / "r")]
+        err = one_line_error(capsys, argv)
+    finally:  # transformers registers the half-built DeepSpeed config process-wide: later tests must not see it
+        unset_hf_deepspeed_config()
     assert "needs DeepSpeed" in err and "pip install 'funrl[deepspeed]'" in err
 
 
