@@ -73,5 +73,5 @@ def test_use_vllm_without_vllm_is_one_line(tmp_path, monkeypatch):
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "vllm" else real(name, *a))
-    with pytest.raises(ValueError, match="use_vllm is set but vLLM is not installed"):
+    with pytest.raises(ValueError, match=r"use_vllm: true .*needs vLLM, which is not installed: pip install"):
         check_config(*parse(tmp_path, "--use_vllm", "true"))

@@ -324,7 +324,9 @@ def test_report_puts_runs_side_by_side(hf_run, bfcl_dir, tmp_path, capsys):
     # the per-category table: the perfect run scores 100 on every category it ran
     cat_header = next(line for line in table.splitlines() if line.startswith("| Model | simple_python"))
     cats = [c.strip() for c in cat_header.strip("|").split("|")][1:]
-    perfect_row = [line for line in table.splitlines() if line.startswith("| perfect |")][-1]
+    lines = table.splitlines()
+    cat_rows = lines[lines.index(cat_header) + 2 :]
+    perfect_row = next(line for line in cat_rows if line.startswith("| perfect |"))
     cells = dict(zip(cats, [c.strip() for c in perfect_row.strip("|").split("|")][1:]))
     assert {c: cells[c] for c in OPENAI_CATEGORIES.split(",")} == {c: "100.00" for c in OPENAI_CATEGORIES.split(",")}
     assert (tmp_path / "report" / "report.png").read_bytes()[:4] == b"\x89PNG"

@@ -3,7 +3,8 @@
 A recipe's YAML values reach the config dataclasses without the command line's type conversion, so
 `learning_rate: [1, 2]` would load the model and the data and only then fail inside the optimizer. `check_config`
 compares every field with its type annotation, tells a local path that does not exist from a Hub id, and asks for
-optional engines (`use_vllm`) before they are needed; each problem is one `ValueError` saying what to set instead.
+optional engines (`use_vllm`, DeepSpeed, TensorBoard: `funrl.optional`) before they are needed; each problem is one
+`ValueError` saying what to set instead.
 
     from funrl.config_check import check_config
 
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import importlib.util
 import types
 import typing
 from pathlib import Path
@@ -114,11 +114,11 @@ def check_model_name(name: str | None, what: str = "model_name_or_path") -> None
 
 
 def check_engines(config: Any) -> None:
-    """`use_vllm` needs vLLM installed: say so now, not from deep inside the trainer."""
-    if getattr(config, "use_vllm", False) and importlib.util.find_spec("vllm") is None:
-        raise ValueError(
-            "use_vllm is set but vLLM is not installed: pip install 'funrl[vllm]', or set use_vllm: false"
-        )
+    """Optional engines the config asks for (`use_vllm`, DeepSpeed, `report_to: tensorboard`) must be installed: say
+    so now, not from deep inside the trainer (`funrl.optional.check_training`, one `MissingDependency` line)."""
+    from funrl.optional import check_training
+
+    check_training(config)
 
 
 def check_config(script_args: Any, training_args: Any, model_args: Any = None) -> None:

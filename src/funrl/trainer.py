@@ -28,9 +28,10 @@ from trl import GRPOTrainer
 
 from funrl.advantages import CotMasker, entropy_advantages, stats_to_metrics
 from funrl.configs import FunRLConfig
+from funrl.model_card import FUNRL_PAPER, ModelCardMixin
 
 
-class FunRLTrainer(GRPOTrainer):
+class FunRLTrainer(ModelCardMixin, GRPOTrainer):
     """
     GRPO with FunRL's entropy-enhanced advantage. How it differs from TRL's [`GRPOTrainer`]:
 
@@ -49,6 +50,7 @@ class FunRLTrainer(GRPOTrainer):
     5. Extra metrics every step: `entropy_adv/bonus_mean`, `entropy_adv/cap_frac`, `entropy_adv/cot_entropy`,
        `entropy_adv/think_frac`, and `failures/<reward>/<reason>`, the number of rollouts of the step that each
        reward scored 0 for that reason (from the reasons `funrl.rewards` reports through `log_extra`).
+    6. Every saved model and checkpoint gets funrl's model card (`funrl.model_card`): FunRL's paper, not GRPO's.
 
     Everything else (generation, rewards, group normalisation, KL to the reference with `beta`, clipping, logging of
     `reward`, `reward_std`, `kl`, `entropy`) is TRL's. With `use_entropy_adv=False`, or form `cheng` with
@@ -61,6 +63,7 @@ class FunRLTrainer(GRPOTrainer):
 
     _tag_names = ["trl", "grpo", "funrl"]
     _name = "FunRL"
+    _paper = FUNRL_PAPER
 
     def __init__(self, model: Any, reward_funcs: Any, args: FunRLConfig | None = None, **kwargs: Any):
         if args is None:

@@ -3,8 +3,9 @@
 All three take `Sample`s and return raw completion texts in input order, rendering prompts with the same
 `funrl.template` code the trainer uses, so a model is evaluated in the format it was trained on. Decoding is
 greedy. `make_backend(name, ...)` builds one; `backend.generate(samples, fmt, on_result)` calls
-`on_result(index, text)` as soon as each completion is ready, so callers can persist results incrementally
-(that is what makes `funrl eval` resumable).
+`on_result(index, text, truncated)` as soon as each completion is ready, so callers can persist results
+incrementally (that is what makes `funrl eval` resumable). `truncated` is True when the generation stopped at
+`max_new_tokens` instead of finishing (hf: no eos generated; vllm and openai: `finish_reason == "length"`).
 
     backend = make_backend("hf", model="runs/sft", batch_size=8, max_new_tokens=256)
     texts = backend.generate(samples, fmt="funrl")
@@ -22,7 +23,7 @@ from typing import Any
 from funrl.schema import Sample
 
 BACKENDS = ("hf", "vllm", "openai")
-ResultCallback = Callable[[int, str], None]
+ResultCallback = Callable[[int, str, bool], None]  # (index, text, stopped at max_new_tokens)
 TOKENIZER_FILES = ("tokenizer_config.json", "tokenizer.json")
 
 
@@ -115,7 +116,8 @@ class HFBackend:
 
         Prompts are tokenized without adding special tokens (the chat template already wrote them), sorted by
         token length (longest first, so a batch holds similar lengths and the first batch shows an OOM early) and
-        left padded. `on_result(i, text)` is called per prompt as soon as its batch is done.
+        left padded. `on_result(i, text, truncated)` is called per prompt as soon as its batch is done; `truncated`
+        means no eos was generated within `max_new_tokens`.
 
         Returns:
             `list[list[int]]`: the generated ids of each prompt, in input order.
@@ -145,7 +147,7 @@ class HFBackend:
                     cut = next((k for k, t in enumerate(row) if t in stop), len(row))
                     out[i] = row[:cut]
                     if on_result:
-                        on_result(i, self.tokenizer.decode(out[i], skip_special_tokens=True))
+                        on_result(i, self.tokenizer.decode(out[i], skip_special_tokens=True), cut == len(row))
                 bar.update(len(idx))
         return out
 
@@ -182,10 +184,11 @@ class VLLMBackend:
         max_model_len: int | None = None,
         chunk_size: int = 512,
     ):
-        try:
-            from vllm import LLM, SamplingParams
-        except ImportError as exc:
-            raise ImportError("the vllm backend needs vLLM: pip install 'funrl[vllm]' (GPU machines)") from exc
+        from funrl.optional import require
+
+        require("vllm", "the vllm backend (funrl eval --backend vllm)")
+        from vllm import LLM, SamplingParams
+
         base, adapter = resolve_model_dir(model, lora)
         extra: dict[str, Any] = {}
         if adapter:
@@ -226,7 +229,7 @@ class VLLMBackend:
                 for k, output in enumerate(outputs):
                     texts.append(output.outputs[0].text)
                     if on_result:
-                        on_result(start + k, texts[-1])
+                        on_result(start + k, texts[-1], output.outputs[0].finish_reason == "length")
                 bar.update(len(chunk))
         return texts
 
@@ -279,7 +282,7 @@ class OpenAIBackend:
         self.timeout_s = timeout_s
         self.max_retries = max_retries
 
-    async def _one(self, client, semaphore, sample: Sample, fmt: str) -> str:
+    async def _one(self, client, semaphore, sample: Sample, fmt: str) -> tuple[str, bool]:
         from funrl.llm_client import complete
         from funrl.template import build_messages
 
@@ -290,7 +293,8 @@ class OpenAIBackend:
             body["tools"] = [{"type": "function", "function": t} for t in tools]
         async with semaphore:
             reply = await complete(client, body, self.max_retries)
-        return tool_calls_to_text(reply.response.choices[0].message)
+        choice = reply.response.choices[0]
+        return tool_calls_to_text(choice.message), choice.finish_reason == "length"
 
     async def _run(self, samples: Sequence[Sample], fmt: str, on_result: ResultCallback | None) -> list[str]:
         import openai
@@ -304,12 +308,12 @@ class OpenAIBackend:
 
         async def task(i: int) -> None:
             try:
-                out[i] = await self._one(client, semaphore, samples[i], fmt)
+                out[i], truncated = await self._one(client, semaphore, samples[i], fmt)
             except (openai.APIError, MalformedReply) as exc:  # the others go on; every answer received is kept
                 failures.append(f"entry {samples[i].id!r}: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}")
                 return
             if on_result:
-                on_result(i, out[i])
+                on_result(i, out[i], truncated)
             bar.update(1)
 
         with _progress(len(samples), "openai") as bar:

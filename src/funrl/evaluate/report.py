@@ -1,7 +1,9 @@
 """`funrl report`: several evaluation runs side by side (markdown table + grouped bar chart).
 
 Reads each run directory's `results.json` (written by `funrl eval`), recomputes the BFCL aggregates from the
-per-category counts with `funrl.evaluate.metrics` and writes `report.md` and `report.png`.
+per-category counts with `funrl.evaluate.metrics` and writes `report.md` and `report.png` (categories a run did not
+score are N/A, never 0; the headline aggregates follow the categories). Partial runs (`--limit`) are marked, and the
+share of generations each run cut at its length limit is tabled (`funrl.evaluate.truncation`).
 
     funrl report runs/eval-base runs/eval-grpo runs/eval-funrl --out runs/report
     funrl report --runs runs/eval-base runs/eval-funrl --out runs/report      # the same; or `runs:` in a --config YAML
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from funrl.evaluate.metrics import DATASET_SIZE, BFCLScores, aggregate, render_markdown
+from funrl.evaluate.truncation import load_limits, render_coverage, render_truncation_runs
 
 
 class ReportError(ValueError):
@@ -47,25 +50,10 @@ def unique_names(names: list[str], run_dirs: list[str]) -> list[str]:
     return [n if out.count(n) == 1 else f"{n} #{k + 1}" for k, n in enumerate(out)]
 
 
-def plot_runs(runs: dict[str, BFCLScores], path: Path) -> None:
-    import matplotlib
+def plot_runs(runs: dict[str, BFCLScores], path: Path, partial=None, truncation=None) -> None:
+    from funrl.evaluate.charts import plot_scores
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    cats = list(dict.fromkeys(c for s in runs.values() for c, v in s.categories.items() if v.accuracy is not None))
-    width = 0.8 / max(1, len(runs))
-    fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(cats) + 2), 4))
-    for k, (name, scores) in enumerate(runs.items()):
-        values = [100 * (scores.categories[c].accuracy or 0) if c in scores.categories else 0 for c in cats]
-        ax.bar([i + k * width for i in range(len(cats))], values, width, label=name)
-    ax.set_xticks([i + width * (len(runs) - 1) / 2 for i in range(len(cats))], cats, rotation=45, ha="right")
-    ax.set_ylabel("accuracy (%)")
-    ax.set_ylim(0, 105)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    plot_scores(runs, path, title="BFCL accuracy", partial=partial, truncation=truncation)
 
 
 @dataclass
@@ -119,14 +107,19 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     names = unique_names([name for name, _ in loaded], args.runs)
     runs = {name: scores for name, (_, scores) in zip(names, loaded)}
-    table = render_markdown(runs)
+    limits = dict(zip(names, (load_limits(r) for r in args.runs)))
+    partial = {n: bool(cov and cov.get("partial")) for n, (_, cov) in limits.items()}
+    parts = [f"- {n}: " + render_coverage(cov) for n, (_, cov) in limits.items() if partial[n]]
+    table = "\n\n".join([render_markdown(runs), *(["\n".join(parts)] if parts else [])])
+    table += "\n\n" + render_truncation_runs({n: t for n, (t, _) in limits.items()})
     print(table)
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         write_atomic(out / "report.md", table + "\n")
+        cut = {n: {c: i["share"] for c, i in t["categories"].items()} for n, (t, _) in limits.items() if t}
         tmp = out / f".report.png.tmp-{os.getpid()}.png"
-        plot_runs(runs, tmp)
+        plot_runs(runs, tmp, partial=partial, truncation=cut)
         os.replace(tmp, out / "report.png")
         print(f"\nwrote {out}/report.md and {out}/report.png")
     return 0

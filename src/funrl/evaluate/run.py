@@ -15,7 +15,9 @@ refused), `generations.jsonl` (`{"id", "output"}` lines, appended as they are pr
 already generated and a torn last line from a killed run is dropped; multi-turn entries go to
 `generations_multi_turn.jsonl`, `funrl.multiturn.evaluate`), `per_entry.jsonl` (verdicts with reasons),
 `results.json`, `results.md` (paper layout: Non-Live AST | Live | Overall, plus BFCL v3 overall and v4 sub-scores) and
-`per_category.png`.
+`per_category.png`. Each generation carries a `truncated` flag (it stopped at `--max-new-tokens`); the count and share
+of cut generations per category are in results.md, results.json (`truncation`) and the chart, and a `--limit` run
+is marked as partial (`coverage`), see `funrl.evaluate.truncation`.
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ from typing import Any
 
 from funrl.atomic import write_atomic
 from funrl.evaluate.backends import BACKENDS, GenerationError, make_backend
+from funrl.evaluate.truncation import DEFAULT_MAX_NEW_TOKENS, default_max_new_tokens, read_truncated
 from funrl.jsonl import dump_line, dumps
+from funrl.optional import available, missing_message
 from funrl.schema import Sample
 
 FORMATS = ("funrl", "bfcl-prompt", "qwen-fc")
@@ -61,7 +65,12 @@ class EvalArguments:
         default=None, metadata=_help("evaluate canonical samples from this JSONL instead of BFCL")
     )
     limit: int | None = field(default=None, metadata=_help("first N entries of each category (quick runs)"))
-    max_new_tokens: int = field(default=256, metadata=_help("generation budget per entry"))
+    max_new_tokens: int | None = field(
+        default=None,
+        metadata=_help("generation budget per entry (default: the model's max_completion_length when funrl trained "
+                       f"it, else {DEFAULT_MAX_NEW_TOKENS}, the recipes' max_completion_length; FunRL CoTs average "
+                       "~350 tokens)"),
+    )  # fmt: skip
     batch_size: int = field(default=8, metadata=_help("hf backend: prompts per generate() call"))
     lora: str | None = field(default=None, metadata=_help("PEFT adapter to apply (hf: merged; vllm: LoRARequest)"))
     dtype: str = field(default="auto", metadata=_help("hf backend: torch dtype (auto, float32, bfloat16, ...)"))
@@ -78,6 +87,11 @@ class EvalArguments:
     )
     device: str | None = field(default=None, metadata=_help("hf backend: cpu, cuda, cuda:1 (default: cuda if any)"))
     name: str | None = field(default=None, metadata=_help("run name in tables (default: the output folder name)"))
+    update_card: bool = field(
+        default=False,
+        metadata=_help("put the BFCL results into the model folder's card (README.md, funrl.model_card); local "
+                       "models only"),
+    )  # fmt: skip
 
     def __post_init__(self) -> None:
         if not self.model:
@@ -245,7 +259,8 @@ def generate_missing(args: EvalArguments, samples: list[Sample], out_dir: Path) 
     path = out_dir / "generations.jsonl"
     done, rewrite = read_generations(path)
     if rewrite:
-        write_atomic(path, [dump_line({"id": k, "output": v}) for k, v in done.items()])
+        flags = read_truncated(path)
+        write_atomic(path, [dump_line({"id": k, "output": v, "truncated": flags.get(k)}) for k, v in done.items()])
     todo = [s for s in samples if s.id not in done]
     elapsed = 0.0
     if not todo:
@@ -259,9 +274,9 @@ def generate_missing(args: EvalArguments, samples: list[Sample], out_dir: Path) 
     start = time.perf_counter()
     with path.open("a", encoding="utf-8") as handle:
 
-        def on_result(i: int, text: str) -> None:
+        def on_result(i: int, text: str, truncated: bool) -> None:
             done[todo[i].id] = text
-            handle.write(dump_line({"id": todo[i].id, "output": text}))
+            handle.write(dump_line({"id": todo[i].id, "output": text, "truncated": truncated}))
             handle.flush()
 
         backend.generate(todo, args.format, on_result)
@@ -269,25 +284,37 @@ def generate_missing(args: EvalArguments, samples: list[Sample], out_dir: Path) 
     return done, elapsed
 
 
-def plot_categories(per_category: dict[str, float | None], path: Path, title: str) -> None:
-    import matplotlib
+def add_limits_report(
+    summary: dict[str, Any], result: Any, samples: list[Sample], entries: list, args, out_dir: Path, name: str
+) -> str:
+    """Add truncation counts and coverage (partial run) to `summary`, draw the chart; return the results.md body.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    `entries` are the multi-turn entries: they count in the coverage, not in the truncation counts (the
+    conversation loop records no per-step flag)."""
+    from funrl.evaluate.charts import plot_scores
+    from funrl.evaluate.scoring import render_text
+    from funrl.evaluate.truncation import coverage, render_coverage, render_truncation, truncation_stats
 
-    names = [k for k, v in per_category.items() if v is not None]
-    values = [100 * per_category[k] for k in names]
-    fig, ax = plt.subplots(figsize=(max(5, 0.6 * len(names) + 2), 3.5))
-    ax.bar(names, values, color="#4C72B0")
-    for i, v in enumerate(values):
-        ax.text(i, v + 1, f"{v:.1f}", ha="center", fontsize=8)
-    ax.set_ylim(0, 105)
-    ax.set_ylabel("accuracy (%)")
-    ax.set_title(title)
-    ax.tick_params(axis="x", rotation=45)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    single = {s.id for s in samples}
+    rows = [row for row in result.per_entry if row["id"] in single]
+    summary["truncation"] = truncation_stats(rows, args.max_new_tokens)
+    counts: dict[str, int] = {}
+    for item in [*samples, *entries]:
+        counts[item.category] = counts.get(item.category, 0) + 1
+    summary["coverage"] = coverage(counts, args.limit, bfcl=all(s.source == "bfcl" for s in samples))
+    partial = render_coverage(summary["coverage"])
+    parts = [partial] if partial else []
+    parts += [render_text(result, name), render_truncation(summary["truncation"])]
+    cut = {c: info["share"] for c, info in summary["truncation"]["categories"].items()}
+    plot_scores(
+        {name: result.scores},
+        out_dir / "per_category.png",
+        title=f"{name} ({args.format})",
+        categories=list(counts),
+        partial={name: summary["coverage"]["partial"]},
+        truncation={name: cut},
+    )
+    return "\n\n".join(parts)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -296,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError) as exc:
         print(f"funrl eval: error: {exc}", file=sys.stderr)
         return 2
-    from funrl.evaluate.scoring import render_text, score_samples
+    from funrl.evaluate.scoring import score_samples
 
     try:
         samples = load_eval_samples(args)
@@ -307,7 +334,18 @@ def main(argv: list[str] | None = None) -> int:
     if not samples and not entries:
         print("funrl eval: error: no entries selected", file=sys.stderr)
         return 2
+    javajs = sorted({s.category for s in samples if s.category in ("simple_java", "simple_javascript")})
+    if javajs and not available("tree-sitter"):  # scored as unsupported (N/A), never guessed: say how to fix it
+        print(f"funrl eval: warning: {missing_message('tree-sitter', ', '.join(javajs))}; reported as N/A until then",
+              file=sys.stderr)  # fmt: skip
     out_dir = Path(args.output)
+    if args.update_card and not Path(args.lora or args.model).is_dir():
+        print(f"funrl eval: error: --update-card needs a local model folder; {args.lora or args.model} is not one",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    if args.max_new_tokens is None:
+        args.max_new_tokens, source = default_max_new_tokens(args.model)
+        print(f"funrl eval: max_new_tokens={args.max_new_tokens} ({source})", file=sys.stderr)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         check_run_config(args, out_dir)
@@ -338,9 +376,15 @@ def main(argv: list[str] | None = None) -> int:
         from funrl.multiturn.evaluate import score_results
 
         result = merge_multi_turn(result, *score_results([(mt_results[e.id], e) for e in entries], args.format))
+    flags = read_truncated(out_dir / "generations.jsonl")  # multi-turn entries have no flag (None)
+    for row in result.per_entry:
+        row["truncated"] = flags.get(row["id"])
     write_atomic(
         out_dir / "per_entry.jsonl",
-        [dump_line({k: row[k] for k in ("id", "category", "valid", "reason")}) for row in result.per_entry],
+        [
+            dump_line({k: row[k] for k in ("id", "category", "valid", "reason", "truncated")})
+            for row in result.per_entry
+        ],
     )
     summary: dict[str, Any] = {
         "name": name,
@@ -354,12 +398,14 @@ def main(argv: list[str] | None = None) -> int:
     scored = sum(c["scored"] for c in summary["categories"].values())
     correct = sum(c["correct"] for c in summary["categories"].values())
     summary["micro_accuracy"] = correct / scored if scored else None  # all scored entries pooled
+    table = add_limits_report(summary, result, samples, entries, args, out_dir, name)
     write_atomic(out_dir / "results.json", dumps(summary, indent=2))
-    table = render_text(result, name)
     write_atomic(out_dir / "results.md", f"# {name}\n\n{table}\n")
-    per_cat = {c: s["accuracy"] for c, s in summary["categories"].items()}
-    plot_categories(per_cat, out_dir / "per_category.png", f"{name} ({args.format})")
     print(table)
+    if args.update_card:
+        from funrl.model_card import update_card_results
+
+        print(f"funrl eval: results added to {update_card_results(args.lora or args.model, summary, out_dir)}")
     files = "generations.jsonl, " if samples else ""
     files += "generations_multi_turn.jsonl, " if entries else ""
     print(f"\nwrote {out_dir}/: {files}per_entry.jsonl, results.json, results.md, per_category.png")
