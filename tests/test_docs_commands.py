@@ -146,10 +146,16 @@ def _check_paths(args: list[str], where: str) -> None:
                 assert (REPO / path).is_file(), f"{where}: {flag} {path} does not exist"
 
 
+# commands whose options go through TRL's `TrlParser` (a `--config` YAML, then flags)
+TRL_PARSED = ("train", "sft", "prepare", "score", "eval", "report")
+
+
 def _check_funrl(sub: str, args: list[str], where: str) -> None:
+    if sub == "--debug" and args:  # `funrl --debug <command> ...`: the global flag of funrl.cli
+        sub, args = args[0], args[1:]
     assert sub in COMMANDS, f"{where}: `funrl {sub}` is not a funrl command ({', '.join(COMMANDS)})"
     text = help_text("funrl", sub)
-    if sub in ("train", "sft"):
+    if sub in TRL_PARSED:
         text += " --config"  # TRL's parser reads the recipe (`parse_args_and_config`); its --help does not list it
     for flag in _flags(args):
         assert _has_flag(text, flag), f"{where}: `funrl {sub}` has no option {flag}"

@@ -20,7 +20,7 @@ import typing
 from pathlib import Path
 from typing import Any
 
-SPECIAL_DATASETS = ("toy",)
+SPECIAL_DATASETS = ("toy", "toy-multiturn")  # the toy worlds (funrl.train: toy, TOY_MULTI_TURN)
 SPECIAL_MODELS = ("funrl-tiny",)
 _PLAIN = (bool, int, float, str, list, tuple, dict)  # what a YAML recipe or a flag can give
 
@@ -92,7 +92,7 @@ def looks_local(name: str) -> bool:
 
 
 def check_dataset_name(name: str | None, what: str = "dataset_name") -> None:
-    """A dataset that is neither special (`toy`), nor an existing path, nor a Hub id `org/name`: an error at once
+    """A dataset that is neither special (`toy`, `toy-multiturn`), nor an existing path, nor a Hub id `org/name`: an error at once
     (not 30 seconds of Hub retries)."""
     if not name or name in SPECIAL_DATASETS or Path(name).expanduser().exists():
         return
@@ -101,7 +101,7 @@ def check_dataset_name(name: str | None, what: str = "dataset_name") -> None:
     if "/" not in name:
         raise ValueError(
             f"{what}={name!r}: not a local file or folder, nor a Hub dataset id (org/name); pass a funrl prepare "
-            "output folder, a .jsonl file, `toy`, or the full Hub id"
+            "output folder, a .jsonl file, `toy`, `toy-multiturn`, or the full Hub id"
         )
 
 
