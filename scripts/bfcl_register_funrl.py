@@ -14,7 +14,9 @@ BFCL has handlers for the other two funrl formats (`bfcl-prompt`: a prompt-mode 
   `<answer>` and the next `</answer>`, as `funrl.calls.parse_calls` reads it; no pair -> no call).
 
 The registration lives in this process only (`MODEL_CONFIG_MAPPING` is extended before bfcl's CLI runs), so
-`generate` and `evaluate` must both go through this script. Run it with the Python that has bfcl-eval installed
+`generate` and `evaluate` must both go through this script. Before `generate`, the checkpoint's
+tokenizer_config.json is rewritten (when needed) in the form the tool's transformers 4.x loads
+(`funrl.tokenizer_compat`; transformers 5 writes `extra_special_tokens` as a list, which 4.x cannot read). Run it with the Python that has bfcl-eval installed
 (with its `oss-eval-vllm` or `oss-eval-sglang` extra for `generate`); funrl itself is found in this repository's
 `src/` when it is not installed there.
 
@@ -23,6 +25,9 @@ The registration lives in this process only (`MODEL_CONFIG_MAPPING` is extended 
         --local-model-path runs/funrl-merged --test-category single_turn --backend vllm --num-gpus 1
     python scripts/bfcl_register_funrl.py --name funrl-qwen7b evaluate --model funrl-qwen7b \\
         --test-category single_turn
+    # or: the official checker on the generations of a `funrl eval --format funrl` run folder (no GPU)
+    python scripts/bfcl_register_funrl.py --name funrl-qwen7b --from-funrl-run runs/eval-funrl \\
+        evaluate --model funrl-qwen7b --test-category single_turn --partial-eval
 
 Names must not contain `_` (bfcl maps result folder names back with `replace("_", "/")`). Multi-turn entries get
 funrl's system prompt around BFCL's (language-hinted) function docs; funrl itself evaluates single-turn only.
@@ -155,20 +160,79 @@ def register(name: str, model_name: str | None = None) -> None:
     )
 
 
+def import_funrl_run(run_dir: str | Path, name: str) -> list[str]:
+    """Write the generations of a `funrl eval --format funrl` run folder as bfcl result files of model `name`
+    (under `$BFCL_PROJECT_ROOT/result/<name>/`, in BFCL's entry order), so `bfcl evaluate --model <name>` scores
+    exactly what funrl scored. Returns the categories written.
+
+    Raises:
+        `ValueError`: the folder is not a funrl run in the funrl format, or holds an id bfcl does not know.
+    """
+    from collections import defaultdict
+
+    from bfcl_eval.constants.eval_config import RESULT_PATH
+
+    _import_funrl()
+    from funrl.bfcl import SINGLE_TURN, category_of
+
+    run = Path(run_dir)
+    config = json.loads((run / "run_config.json").read_text()) if (run / "run_config.json").is_file() else {}
+    if config.get("format", "funrl") != "funrl":
+        raise ValueError(f"{run}: format {config['format']!r}; this handler reads the funrl format (for bfcl-prompt "
+                         "and qwen-fc runs use bfcl's own handlers, docs/evaluation.md)")  # fmt: skip
+    path = run / "generations.jsonl"
+    if not path.is_file():
+        raise ValueError(f"{path} not found: is {run} a `funrl eval` output folder?")
+    outputs: dict[str, dict[str, str]] = defaultdict(dict)
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        row = json.loads(line)
+        category = category_of(row["id"])
+        if category not in SINGLE_TURN:
+            raise ValueError(f"{path}:{lineno}: id {row['id']!r} is not a BFCL single-turn entry")
+        outputs[category][row["id"]] = row["output"]
+    for category, by_id in outputs.items():
+        order = [i for i in _funrl_samples(category) if i in by_id]
+        folder = RESULT_PATH / name / ("live" if category.startswith("live") else "non_live")
+        folder.mkdir(parents=True, exist_ok=True)
+        text = "".join(json.dumps({"id": i, "result": by_id[i]}, ensure_ascii=False) + "\n" for i in order)
+        (folder / f"BFCL_v4_{category}_result.json").write_text(text, encoding="utf-8")
+    return sorted(outputs)
+
+
+def portable_tokenizer(argv: list[str]) -> None:
+    """Before `bfcl generate --local-model-path DIR`: rewrite DIR's tokenizer_config.json in the form the tool's
+    transformers 4.x loads (`funrl.tokenizer_compat`; checkpoints funrl saves are written that way already)."""
+    if "--local-model-path" not in argv[:-1]:
+        return
+    _import_funrl()
+    from funrl.tokenizer_compat import make_portable
+
+    folder = argv[argv.index("--local-model-path") + 1]
+    if make_portable(folder):
+        print(f"bfcl_register_funrl: rewrote {folder}/tokenizer_config.json so transformers 4.x loads it "
+              "(extra_special_tokens list -> additional_special_tokens)", file=sys.stderr)  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    names = []
-    while len(argv) >= 2 and argv[0] == "--name":
-        names.append(argv[1])
+    names, runs = [], []
+    while len(argv) >= 2 and argv[0] in ("--name", "--from-funrl-run"):
+        (names if argv[0] == "--name" else runs).append(argv[1])
         argv = argv[2:]
     if not names or not argv or argv[0] in ("-h", "--help"):
         print(__doc__.split("\n\n    export")[0])
-        print("\nusage: bfcl_register_funrl.py --name NAME [--name NAME ...] BFCL_COMMAND [BFCL_OPTIONS ...]")
+        print("\nusage: bfcl_register_funrl.py --name NAME [--name NAME ...] [--from-funrl-run RUN_DIR] BFCL_COMMAND "
+              "[BFCL_OPTIONS ...]")  # fmt: skip
         return 0 if argv[:1] in (["-h"], ["--help"]) else 2
     try:
         for name in names:
             register(name)
-    except (ValueError, ImportError) as exc:
+        portable_tokenizer(argv)
+        for run in runs:  # the run's generations become result files of the first name
+            written = import_funrl_run(run, names[0])
+            print(f"bfcl_register_funrl: {run}: results of {', '.join(written)} written for {names[0]}",
+                  file=sys.stderr)  # fmt: skip
+    except (ValueError, ImportError, OSError, KeyError) as exc:
         print(f"bfcl_register_funrl: error: {exc}", file=sys.stderr)
         return 2
     from bfcl_eval.__main__ import cli

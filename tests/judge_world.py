@@ -131,8 +131,7 @@ def config(stub: OpenAIStub, tmp_path: Path | None = None, **kw) -> JudgeConfig:
         concurrency=4,
         timeout_s=5.0,
         max_retries=3,
-        backoff_s=0.01,
-        backoff_max_s=0.2,
+        max_failed_share=1.0,  # per-sample outcomes; the run-level stop has its own tests
         progress=False,
         cache_path=str(tmp_path / "cache.jsonl") if tmp_path else None,
     )

@@ -68,5 +68,5 @@ class ReplayBackend:
             self.calls += 1
             texts.append(self.reply(sample, fmt))
             if on_result:
-                on_result(i, texts[-1])
+                on_result(i, texts[-1], False)  # (index, text, truncated): the backends' callback
         return texts

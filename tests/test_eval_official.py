@@ -4,7 +4,7 @@
   calls as funrl's parser (pure Python, always runs).
 * The prompts of bfcl's handlers equal funrl's renderings: `QwenHandler` = `bfcl-prompt`, `QwenFCHandler` =
   `qwen-fc`, the registered `FunRLHandler` = `funrl` (bfcl's venv; skipped without it).
-* Per-entry verdicts and per-category counts of `funrl.score.score_samples` equal the official checker's
+* Per-entry verdicts and per-category counts of `funrl.evaluate.scoring.score_samples` equal the official checker's
   (`../shared/tools/bfcl_official_check.py`) on a mix of real tiny-model generations, ground-truth renderings and
   perturbations, in all three formats (slow).
 * The official `bfcl evaluate`, run through the registration script on result files in the funrl format, gives
@@ -29,7 +29,7 @@ from perturbations import outputs_for
 
 from funrl.bfcl import load_bfcl
 from funrl.calls import parse_calls
-from funrl.score import score_samples
+from funrl.evaluate.scoring import score_samples
 
 REPO = Path(__file__).resolve().parents[1]
 TOOL = REPO.parent / "shared" / "tools" / "bfcl_official_check.py"

@@ -121,7 +121,7 @@ class TestScoreCanonicalSamples:
 
 def test_report_table_keeps_non_bfcl_categories():
     # a canonical-sample run's own categories (toy "simple") used to be dropped from the per-category table
-    from funrl.metrics import aggregate, render_markdown
+    from funrl.evaluate.metrics import aggregate, render_markdown
 
     table = render_markdown({"toy": aggregate({"simple": (1, 4), "parallel": (2, 2)}, dataset_size={"simple": 4})})
     assert "| Model | parallel | simple |" in table and "| toy | 100.00 | 25.00 |" in table

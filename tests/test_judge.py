@@ -21,7 +21,7 @@ from judge_world import (
 )
 from openai_stub import OpenAIStub, StubReply
 
-from funrl.data.judge import JudgeConfig, JudgeError, backoff_wait, run_judge
+from funrl.data.judge import JudgeConfig, JudgeError, run_judge
 from funrl.data.records import calls_from_ground_truth
 from funrl.schema import Sample
 
@@ -171,35 +171,6 @@ def test_transient_faults_are_retried(stub, fault, retries):
     assert len(stub.chat_requests()) == retries + 2
 
 
-class _FakeResponse:
-    def __init__(self, headers):
-        self.headers = headers
-
-
-class _FakeError(Exception):
-    def __init__(self, headers):
-        self.response = _FakeResponse(headers)
-
-
-@pytest.mark.parametrize(
-    "attempt, headers, low, high",
-    [
-        (1, {}, 0.5, 1.0),  # backoff_s * 2**0, jittered into [0.5, 1] of it
-        (3, {}, 2.0, 4.0),  # backoff_s * 2**2
-        (9, {}, 5.0, 10.0),  # capped at backoff_max_s
-        (1, {"retry-after": "3"}, 3.0, 3.0),  # Retry-After wins over a shorter backoff
-        (1, {"retry-after-ms": "1500"}, 1.5, 1.5),
-        (1, {"retry-after": "60"}, 10.0, 10.0),  # but never past the cap
-        (3, {"retry-after": "0"}, 2.0, 4.0),  # and a shorter hint does not shorten the backoff
-        (1, {"retry-after": "soon"}, 0.5, 1.0),  # unparsable hint ignored
-    ],
-)
-def test_backoff_wait(attempt, headers, low, high):
-    cfg = JudgeConfig(model="m", backoff_s=1.0, backoff_max_s=10.0)
-    for _ in range(20):
-        assert low <= backoff_wait(cfg, attempt, _FakeError(headers)) <= high
-
-
 @pytest.mark.parametrize(
     "fault, reason",
     [
@@ -216,6 +187,36 @@ def test_exhausted_retries_are_a_rejected_outcome_not_a_crash(stub, fault, reaso
     assert (outcome.status, outcome.reasons) == ("rejected", [reason])
     expected = 1 if reason == "J5:http_400" else 3
     assert outcome.usage["requests"] == expected and len(stub.chat_requests()) == expected
+
+
+def test_a_dead_endpoint_ends_the_run_early():
+    """Connection failures in a row before any answer: one JudgeError after `dead_after` requests, not the retries
+    of every sample."""
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    samples = [make_sample(f"Weather in Paris? {i}", WORLD["Weather in Paris?"]) for i in range(40)]
+    cfg = JudgeConfig(
+        base_url=f"http://127.0.0.1:{port}/v1",
+        model="m",
+        api_key_env=None,
+        max_retries=0,
+        dead_after=3,
+        concurrency=1,
+        progress=False,
+    )
+    with pytest.raises(JudgeError, match="3 requests in a row failed with connection errors"):
+        run_judge(samples, cfg, schema_validate)
+
+
+def test_too_many_transport_failures_end_the_run_non_zero(stub):
+    """More than `max_failed_share` of the samples dropped as J5: a JudgeError that says how many and why."""
+    stub.inject(StubReply(status=500), times=4)  # two samples x (1 + 1 retry)
+    samples = [make_sample("Weather in Paris?", WORLD["Weather in Paris?"]) for _ in range(4)]
+    with pytest.raises(JudgeError, match=r"2 of 4 samples \(50%\) could not be judged.*server_error 2"):
+        run_judge(samples, config(stub, max_retries=1, concurrency=1, max_failed_share=0.25), schema_validate)
 
 
 def test_malformed_answer_is_reasked_once(stub):

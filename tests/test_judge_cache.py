@@ -83,7 +83,7 @@ from funrl.schema import read_samples
 
 samples = read_samples(sys.argv[1])
 config = JudgeConfig(base_url=sys.argv[2], model="stub-judge", api_key_env=None, cache_path=sys.argv[3],
-                     concurrency=2, backoff_s=0.01, progress=False)
+                     concurrency=2, progress=False)
 run_judge(samples, config, lambda sample: (sample, []))
 print("FINISHED")
 """

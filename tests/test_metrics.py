@@ -1,4 +1,4 @@
-"""Tests of `funrl.metrics`: BFCL group scores against the official script's numbers, null rules, rendering.
+"""Tests of `funrl.evaluate.metrics`: BFCL group scores against the official script's numbers, null rules, rendering.
 
     .venv/bin/python -m pytest tests/test_metrics.py -q
 
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-import funrl.metrics
-from funrl.metrics import DATASET_SIZE, GROUP_LABELS, aggregate, render_markdown
+import funrl.evaluate.metrics
+from funrl.evaluate.metrics import DATASET_SIZE, GROUP_LABELS, aggregate, render_markdown
 
 DATA = Path(__file__).parent / "data" / "score"
 OFFICIAL = json.loads((DATA / "mixed_official.json").read_text())
@@ -38,7 +38,7 @@ OFFICIAL_KEYS = {
 
 
 def test_doctests():
-    assert doctest.testmod(funrl.metrics).failed == 0
+    assert doctest.testmod(funrl.evaluate.metrics).failed == 0
 
 
 class TestAgainstOfficial:

@@ -24,7 +24,8 @@ DATA = Path(__file__).parent / "data" / "score"
 
 def test_import_funrl_never_loads_bfcl_eval():
     code = (
-        "import sys, funrl, funrl.score, funrl.multiturn.checker, funrl.multiturn.loop, funrl.multiturn.evaluate\n"
+        "import sys, funrl, funrl.evaluate.score, funrl.multiturn.checker, funrl.multiturn.loop\n"
+        "import funrl.multiturn.evaluate\n"
         "assert not [m for m in sys.modules if m.startswith(('bfcl_eval', 'mpmath'))], sorted(sys.modules)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -184,7 +185,7 @@ def test_funrl_eval_multi_turn_with_scripted_backend_resumes_and_rescores(
     bfcl_dir, entries, monkeypatch, tmp_path, fmt
 ):
     import funrl.evaluate.run as run
-    from funrl.score import main as score_main
+    from funrl.evaluate.score import main as score_main
 
     backends = []
 

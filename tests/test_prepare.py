@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from openai_stub import OpenAIStub
 
-from funrl.data.prepare import build_config, main, make_parser, run_prepare
+from funrl.data.prepare import main, parse_config, run_prepare
 from funrl.rewards import score_completion
 from funrl.schema import read_samples
 from funrl.template import render_target
@@ -29,7 +29,7 @@ OUTPUTS = ("train.jsonl", "validation.jsonl", "rejected.jsonl", "report.json")
 
 def config_for(out: Path, bfcl_dir: Path, *extra: str):
     argv = ["--input", str(FIXTURE), "--format", "xlam", "--output", str(out), "--bfcl-data-dir", str(bfcl_dir)]
-    return build_config(make_parser().parse_args([*argv, "--no-progress", "--val-ratio", "0.3", *extra]))
+    return parse_config([*argv, "--no-progress", "--val-ratio", "0.3", *extra])
 
 
 def rejected_rows(out: Path) -> list[dict]:
@@ -179,7 +179,7 @@ def test_recipe_and_flags(tmp_path, bfcl_dir):
         f"inputs:\n  - path: {FIXTURE}\n    format: xlam\n    source: mini\n    validation: {{default_policy: keep}}\n"
         f"output: {tmp_path / 'from_yaml'}\nval_ratio: 0.2\ndedup:\n  bfcl_data_dir: {bfcl_dir}\n  near_cap: 1\n"
     )
-    config = build_config(make_parser().parse_args(["--config", str(recipe), "--val-ratio", "0.4", "--no-progress"]))
+    config = parse_config(["--config", str(recipe), "--val-ratio", "0.4", "--no-progress"])
     assert config.val_ratio == 0.4 and config.inputs[0].source == "mini"  # the flag overrides the recipe
     report = run_prepare(config)
     assert "mini" in report["sources"]
@@ -188,7 +188,7 @@ def test_recipe_and_flags(tmp_path, bfcl_dir):
 
 
 def test_example_recipe_parses():
-    config = build_config(make_parser().parse_args(["--config", str(REPO / "recipes" / "data" / "prepare_xlam.yaml")]))
+    config = parse_config(["--config", str(REPO / "recipes" / "data" / "prepare_xlam.yaml")])
     assert config.inputs and config.inputs[0].format == "xlam" and config.judge is None
 
 

@@ -593,9 +593,12 @@ class TestInputs:
         (tmp_path / "bad.parquet").write_bytes(b"not parquet")
         with pytest.raises(SourceError, match="Parquet"):
             list(read_source(tmp_path / "bad.parquet", "xlam"))
+        # one non-UTF-8 line is that line's rejection (named by its line), not the whole file's
         (tmp_path / "latin1.jsonl").write_bytes(b'{"query": "caf\xe9"}\n')
-        with pytest.raises(SourceError, match="cannot read"):
-            list(read_source(tmp_path / "latin1.jsonl", "xlam"))
+        (item,) = read_source(tmp_path / "latin1.jsonl", "xlam")
+        assert item.rejection.codes == ["READ_ENCODING"] and "latin1.jsonl:1:" in item.rejection.reasons[0]["detail"]
+        with pytest.raises(SourceError, match="folder"):
+            list(read_source(tmp_path, "xlam"))
 
     def test_non_object_record_and_raw_truncation(self, tmp_path):
         big = {"id": 1, "query": "x" * (3 * RAW_LIMIT), "tools": "[", "answers": "[]"}

@@ -215,9 +215,9 @@ def test_paper_recipe_values(model_dir, name):
 
 @pytest.mark.parametrize("path", of_kind("prepare"), ids=_ids(of_kind("prepare")))
 def test_prepare_recipe_parses(path):
-    from funrl.data.prepare import build_config, make_parser
+    from funrl.data.prepare import parse_config
 
-    config = build_config(make_parser().parse_args(["--config", str(path)]))
+    config = parse_config(["--config", str(path)])
     assert config.inputs and config.output
 
 

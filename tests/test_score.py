@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from funrl.score import main, read_outputs, score_outputs
+from funrl.evaluate.score import main
+from funrl.evaluate.scoring import read_outputs, score_outputs
+from funrl.multiturn.apis import available
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parent / "data" / "score"
@@ -25,7 +27,7 @@ OFFICIAL = json.loads((DATA / "mixed_official.json").read_text())
 
 @pytest.fixture(scope="module")
 def mixed_single_turn(tmp_path_factory) -> Path:
-    """The single-turn lines of the mixed file (funrl score refuses multi-turn ids)."""
+    """The single-turn lines of the mixed file (its multi-turn lines are checked in test_multiturn.py)."""
     path = tmp_path_factory.mktemp("score") / "mixed_single_turn.jsonl"
     lines = [line for line in (DATA / "mixed_outputs.jsonl").read_text().splitlines() if '"output"' in line]
     path.write_text("\n".join(lines) + "\n")
@@ -67,6 +69,38 @@ class TestAgainstOfficial:
             assert set(groups["v4_non_live_ast"].missing) == set(mixed_result.unsupported)
         else:
             assert groups["v4_non_live_ast"].value == pytest.approx(agg["v4_non_live_ast"])
+
+
+@pytest.mark.skipif(not available(), reason="bfcl-eval API classes not installed (scripts/setup.sh dev)")
+def test_multi_turn_lines_in_result_shape_are_scored_in_input_order(bfcl_dir, tmp_path):
+    """The whole mixed file, multi-turn lines in BFCL's result shape and one bad line among them: per-line verdicts
+    in input order, multi-turn verdicts and counts equal the official checker's, and the v4 overall is reported."""
+    lines = []
+    for line in (DATA / "mixed_outputs.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        if "model_output" in row:
+            row["result"] = row.pop("model_output")
+        lines.append(json.dumps(row))
+    lines.insert(len(lines) - 2, '{"id": "multi_turn_base_0", "output": "[]"}')  # not the result shape
+    path = tmp_path / "mixed.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    result = score_outputs(read_outputs(path), bfcl_dir, "bfcl-prompt", path, progress=False)
+    assert [r["id"] for r in result.per_entry] == [json.loads(line)["id"] for line in lines]
+    assert [r["reason"] for r in result.rejected] == ["input:READ_FIELD"]
+    multi = [r for r in result.per_entry if r["category"] and r["category"].startswith("multi_turn")]
+    assert len(multi) == 12 and all("turn" in r and "result" in r for r in multi)
+    for row in multi:
+        assert [row["valid"], row["reason"]] == OFFICIAL["verdicts"][row["id"]], row["id"]
+    for cat, info in result.scores.categories.items():
+        official = OFFICIAL["categories"][cat]
+        assert (info.correct, info.scored) == (official["correct"], official["scored"]), cat
+    groups, agg = result.scores.groups, OFFICIAL["aggregates"]
+    assert groups["multi_turn"].value == pytest.approx(agg["v4_multi_turn"])
+    if result.unsupported:  # Non-Live AST needs java/javascript: v4 overall N/A, never a guess
+        assert groups["v4_overall"].value is None
+    else:
+        assert groups["v4_overall"].value == pytest.approx(agg["v4_overall_without_agentic"])
+        assert groups["v3_overall"].value == pytest.approx(agg["v3_overall"])
 
 
 class TestCli:
@@ -115,31 +149,66 @@ class TestCli:
         assert json.loads(proc.stdout)["lines"] > 0
 
 
-# (file content, expected fragment of the error message): each must exit with code 2 and name file:line
-BAD_INPUTS = [
-    ('{"id": "simple_python_0", "output": "[f()]"}\nnot json\n', ":2: invalid JSON"),  # malformed line 2
-    ('["simple_python_0", "[f()]"]\n', ":1: expected a JSON object, got list"),  # not an object
-    ('{"id": "simple_python_0"}\n', ":1: missing field 'output'"),  # no output
-    ('{"output": "[f()]"}\n', ":1: missing field 'id'"),  # no id
-    ('{"id": "simple_python_0", "output": null}\n', ":1: field 'output' must be a string, got NoneType"),
-    ('{"id": 3, "output": "x"}\n', ":1: field 'id' must be a string, got int"),
-    ('\n{"id": "multi_turn_base_0", "output": "[]"}\n', ":2: multi-turn id 'multi_turn_base_0' needs field 'result'"),
-    ('{"id": "multi_turn_base_0", "result": [["[]"], "x"]}\n', ":1: multi-turn id 'multi_turn_base_0' needs field"),
-    ('{"id": "web_search_3", "output": "x"}\n', ":1: id 'web_search_3' is not a BFCL single-turn"),
-    ('{"id": "nonsense", "output": "x"}\n', ":1: id 'nonsense' is not a BFCL single-turn"),
-    ('{"id": "simple_python_0", "output": "x"}\n{"id": "simple_python_9999", "output": "x"}\n',
-     ":2: id 'simple_python_9999' not found in the BFCL data"),  # unknown id of a known category
-    ("\n\n", ": no output lines"),  # empty file
+GOOD = '{"id": "simple_python_0", "output": "[calculate_triangle_area(base=10, height=5)]"}\n'
+
+# (bad line, its reason code, expected fragment of the message): the line gets a per-entry verdict naming file:line
+BAD_LINES = [
+    ("not json", "READ_JSON", ":2: invalid JSON"),
+    ('["simple_python_0", "[f()]"]', "READ_FIELD", ":2: expected a JSON object, got list"),
+    ('{"id": "simple_python_0"}', "READ_FIELD", ":2: missing field 'output'"),
+    ('{"output": "[f()]"}', "READ_FIELD", ":2: missing field 'id'"),
+    ('{"id": "simple_python_0", "output": null}', "READ_FIELD", ":2: field 'output' must be a string, got NoneType"),
+    ('{"id": 3, "output": "x"}', "READ_FIELD", ":2: field 'id' must be a string, got int"),
+    # multi-turn lines have BFCL's result shape {"id", "result": [[step text, ...], ...]}, not "output"
+    ('{"id": "multi_turn_base_0", "output": "[]"}', "READ_FIELD",
+     ":2: multi-turn id 'multi_turn_base_0' needs field 'result'"),
+    ('{"id": "multi_turn_base_0", "result": [["[]"], "x"]}', "READ_FIELD",
+     ":2: multi-turn id 'multi_turn_base_0' needs field"),
+    ('{"id": "multi_turn_base_0"}', "READ_FIELD", ":2: multi-turn id 'multi_turn_base_0' needs field 'result'"),
+    ('{"id": "web_search_3", "output": "x"}', "NOT_SINGLE_TURN", ":2: id 'web_search_3' is not a BFCL single-turn"),
+    ('{"id": "nonsense", "output": "x"}', "NOT_SINGLE_TURN", ":2: id 'nonsense' is not a BFCL single-turn"),
+    ('{"id": "multi_turn_base_99999", "result": [["[]"]]}', "UNKNOWN_ID", ":2: id 'multi_turn_base_99999' not found"),
+    ('{"id": "simple_python_9999", "output": "x"}', "UNKNOWN_ID", ":2: id 'simple_python_9999' not found"),
+    ('{"id": "simple_python_1", "output": NaN}', "READ_NONFINITE", ":2: non-finite number NaN"),
+    ("[" * 100000, "READ_DEPTH", ":2: JSON nested too deeply"),
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("content", "fragment"), BAD_INPUTS)
-def test_bad_input_is_a_clear_error(content, fragment, bfcl_dir, tmp_path, capsys):
+@pytest.mark.parametrize(("line", "code", "fragment"), BAD_LINES)
+def test_a_bad_line_is_a_verdict_and_the_rest_is_scored(line, code, fragment, bfcl_dir, tmp_path, capsys):
+    path, per_entry = tmp_path / "outputs.jsonl", tmp_path / "v.jsonl"
+    path.write_text(GOOD + line + "\n" + GOOD)
+    args = [
+        "--outputs",
+        str(path),
+        "--data-dir",
+        str(bfcl_dir),
+        "--format",
+        "bfcl-prompt",
+        "--per-entry",
+        str(per_entry),
+    ]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert f"{path}{fragment}" in err and "1 of 3 lines not scored" in err
+    rows = [json.loads(x) for x in per_entry.read_text().splitlines()]
+    assert [r["valid"] for r in rows] == [True, None, True]
+    assert rows[1]["reason"] == f"input:{code}" and fragment in rows[1]["detail"]
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        ("not json\n", ": none of its 1 lines can be scored (first: "),
+        ("\n\n", ": no output lines"),  # empty file
+    ],
+)
+def test_nothing_scorable_is_one_line_error(content, fragment, bfcl_dir, tmp_path, capsys):
     path = tmp_path / "outputs.jsonl"
     path.write_text(content)
     assert main(["--outputs", str(path), "--data-dir", str(bfcl_dir), "--format", "bfcl-prompt"]) == 2
     err = capsys.readouterr().err
-    assert f"{path}{fragment}" in err
+    assert f"{path}{fragment}" in err and len(err.strip().splitlines()) == 1
 
 
 def test_missing_outputs_file(tmp_path, capsys):

@@ -11,11 +11,12 @@ all run the same code. This file only maps names to modules; it parses nothing i
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 # subcommand -> (module, one-line help). Modules are imported lazily so `funrl score` never loads torch.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "score": ("funrl.score", "score raw model outputs against BFCL with funrl's parser and matcher"),
+    "score": ("funrl.evaluate.score", "score raw model outputs against BFCL with funrl's parser and matcher"),
     "prepare": ("funrl.data.prepare", "read, validate (AST + optional LLM judge) and split function-calling data"),
     "sft": ("funrl.sft", "SFT warm-up on samples rendered in the FunRL template"),
     "train": ("funrl.train", "FunRL / GRPO training on TRL's GRPOTrainer"),
@@ -36,12 +37,16 @@ def _usage() -> str:
     width = max(len(name) for name in COMMANDS)
     lines = ["usage: funrl <command> [options]", "", "commands:"]
     lines += [f"  {name:<{width}}  {help_}" for name, (_, help_) in COMMANDS.items()]
-    lines += ["", "Run `funrl <command> --help` for the options of a command."]
+    lines += ["", "Run `funrl <command> --help` for the options of a command; `funrl --debug <command> ...` shows"]
+    lines += ["the traceback of an internal error (also FUNRL_TRACEBACK=1)."]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "--debug":  # full tracebacks (funrl.errors.run_guarded)
+        os.environ["FUNRL_TRACEBACK"] = "1"
+        argv = argv[1:]
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage())
         return 0
@@ -54,9 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     if name not in COMMANDS:
         print(f"funrl: unknown command {name!r}; valid commands: {', '.join(COMMANDS)}", file=sys.stderr)
         return 2
-    module = importlib.import_module(COMMANDS[name][0])
-    code = module.main(rest)
-    return int(code or 0)
+    from funrl.errors import run_guarded
+
+    return run_guarded(f"funrl {name}", lambda args: importlib.import_module(COMMANDS[name][0]).main(args), rest)
 
 
 if __name__ == "__main__":

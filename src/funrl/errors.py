@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 # ValueError covers SchemaError and the dataclasses' __post_init__ checks; OSError covers missing files and folders.
@@ -54,3 +54,34 @@ def user_errors(prog: str) -> Iterator[None]:
         message = str(exc) or type(exc).__name__
         print(f"{prog}: error: {message}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def debug_enabled() -> bool:
+    """Whether a failing command shows the full traceback (`funrl --debug ...` or `FUNRL_TRACEBACK=1`)."""
+    return os.environ.get("FUNRL_TRACEBACK", "") not in ("", "0")
+
+
+def run_guarded(prog: str, main: Callable[[list[str]], int | None], argv: list[str]) -> int:
+    """Run a command's `main(argv)` so that no traceback reaches the user: any exception that escapes is one line
+    on stderr (`<prog>: error: <Type>: <message>`) and exit code 1; Ctrl-C is exit code 130. With `--debug` (or
+    `FUNRL_TRACEBACK=1`) the exception propagates with its traceback."""
+    if debug_enabled():
+        return int(main(argv) or 0)
+    try:
+        return int(main(argv) or 0)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    except _user_error_types() as exc:
+        print(f"{prog}: error: {str(exc) or type(exc).__name__}", file=sys.stderr)
+        return 2
+    except BaseException as exc:  # noqa: BLE001 - the last line of defence: one line, never a traceback
+        message = " ".join(str(exc).split())[:500]
+        print(
+            f"{prog}: error: {type(exc).__name__}: {message} (an internal error; run with --debug, or set "
+            "FUNRL_TRACEBACK=1, for the traceback)",
+            file=sys.stderr,
+        )
+        return 1

@@ -95,6 +95,11 @@ def build_trainer(script_args: SFTScriptArguments, training_args: Any, model_arg
     from transformers import AutoTokenizer
     from trl import SFTTrainer, get_peft_config
 
+    from funrl.model_card import CardInfo, with_model_card
+    from funrl.optional import check_training
+
+    check_training(training_args)  # DeepSpeed, tensorboard: installed? (before the model loads)
+
     with training_args.main_process_first(desc="building the tiny model"):
         model_path = resolve_model(model_args.model_name_or_path, script_args, training_args.output_dir)
     tokenizer = AutoTokenizer.from_pretrained(
@@ -119,7 +124,7 @@ def build_trainer(script_args: SFTScriptArguments, training_args: Any, model_arg
 
     callbacks = [TimeBudgetCallback(script_args.max_time_s)] if script_args.max_time_s else []
     dataset = build_dataset(script_args)
-    trainer = SFTTrainer(
+    trainer = with_model_card(SFTTrainer)(  # funrl's model card on every save (`funrl.model_card`)
         model=model_path,
         args=training_args,
         train_dataset=dataset,
@@ -128,6 +133,11 @@ def build_trainer(script_args: SFTScriptArguments, training_args: Any, model_arg
         callbacks=callbacks,
     )
     _report_truncation(trainer, len(dataset), training_args.max_length)
+    settings = {"prompt_format": script_args.prompt_format, "max_length": training_args.max_length}
+    settings["learning_rate"] = training_args.learning_rate
+    trainer.funrl_card = CardInfo.from_run(
+        "SFT", model_path, dataset=script_args.dataset_name, settings=settings, prog="funrl sft"
+    )
     return trainer
 
 
@@ -180,12 +190,18 @@ def run(trainer: Any, script_args: SFTScriptArguments, training_args: Any):
 
 def main(argv: list[str] | None = None) -> int:
     from funrl.errors import user_errors
+    from funrl.optional import missing_dependencies
 
-    with user_errors("funrl sft"):  # bad flags, recipe, data or model: one line, exit code 2
+    # bad flags, recipe, data or model, a missing optional dependency: one line, exit code 2
+    with user_errors("funrl sft"), missing_dependencies("funrl sft"):
         script_args, training_args, model_args = make_parser().parse_args_and_config(
             list(sys.argv[1:] if argv is None else argv)
         )
+        from funrl.config_check import check_config
+
+        check_config(script_args, training_args, model_args)  # types, paths: before anything heavy loads
         trainer = build_trainer(script_args, training_args, model_args)
+        trainer.funrl_card.record_command(list(sys.argv[1:] if argv is None else argv), "funrl sft")
     run(trainer, script_args, training_args)
     return 0
 

@@ -97,7 +97,7 @@ def build_trainer(script_args: FunRLScriptArguments, training_args: FunRLConfig,
         reward_funcs = load_reward_funcs(script_args.reward_funcs, fmt=script_args.prompt_format)
         dataset = build_dataset(script_args)
     _check_chat_template(model_path, model_args, training_args)
-    return FunRLTrainer(
+    trainer = FunRLTrainer(
         model=model_path,
         reward_funcs=reward_funcs,
         args=training_args,
@@ -105,6 +105,23 @@ def build_trainer(script_args: FunRLScriptArguments, training_args: FunRLConfig,
         peft_config=get_peft_config(model_args),
         **extra,
     )
+    trainer.funrl_card = card_info(script_args, training_args, model_path)
+    return trainer
+
+
+def card_info(script_args: FunRLScriptArguments, training_args: FunRLConfig, model_path: str):
+    """What the model card of every saved model and checkpoint says about this run (`funrl.model_card`)."""
+    from funrl.model_card import CardInfo
+
+    keys = ("max_completion_length", "num_generations", "learning_rate", "beta", "use_entropy_adv")
+    settings = {"prompt_format": script_args.prompt_format, "reward_funcs": script_args.reward_funcs}
+    settings.update({k: getattr(training_args, k) for k in keys})
+    if training_args.use_entropy_adv:
+        settings.update(
+            entropy_adv_alpha=training_args.entropy_adv_alpha, entropy_adv_kappa=training_args.entropy_adv_kappa
+        )
+    method = "FunRL" if training_args.use_entropy_adv else "GRPO"
+    return CardInfo.from_run(method, model_path, dataset=script_args.dataset_name, settings=settings)
 
 
 def build_multi_turn(script_args: FunRLScriptArguments):
@@ -152,7 +169,11 @@ def check_entropy_adv_format(script_args: FunRLScriptArguments, training_args: F
 
 def setup(script_args: FunRLScriptArguments, training_args: FunRLConfig, model_args: Any):
     """`(trainer, checkpoint to resume from or None)`: every check of the user's input happens here, before training."""
+    from funrl.config_check import check_config
+
     check_entropy_adv_format(script_args, training_args)
+    # types, paths, then optional engines (use_vllm, DeepSpeed, tensorboard: funrl.optional): before anything heavy
+    check_config(script_args, training_args, model_args)
     resume = _resume_arg(training_args.resume_from_checkpoint, training_args.output_dir)
     return build_trainer(script_args, training_args, model_args), resume
 
@@ -182,12 +203,15 @@ def train(script_args: FunRLScriptArguments, training_args: FunRLConfig, model_a
 
 def main(argv: list[str] | None = None) -> int:
     from funrl.errors import user_errors
+    from funrl.optional import missing_dependencies
 
-    with user_errors("funrl train"):  # bad flags, recipe, data, model or reward names: one line, exit code 2
+    # bad flags, recipe, data, model or reward names, a missing optional dependency: one line, exit code 2
+    with user_errors("funrl train"), missing_dependencies("funrl train"):
         script_args, training_args, model_args = make_parser().parse_args_and_config(
             list(sys.argv[1:] if argv is None else argv)
         )
         trainer, resume = setup(script_args, training_args, model_args)
+        trainer.funrl_card.record_command(list(sys.argv[1:] if argv is None else argv), "funrl train")
     run(trainer, resume, training_args)
     return 0
 

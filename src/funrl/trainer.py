@@ -28,6 +28,7 @@ from trl import GRPOTrainer
 from funrl import fast_generate
 from funrl.advantages import STAT_NAMES, CotMasker, entropy_advantages, stats_to_metrics
 from funrl.configs import FunRLConfig
+from funrl.model_card import FUNRL_PAPER, ModelCardMixin
 from funrl.shared_prompt import shared_prompt_logps
 
 
@@ -45,7 +46,7 @@ class _ThinkSpanGuard(TrainerCallback):
         self.trainer._check_think_spans()
 
 
-class FunRLTrainer(GRPOTrainer):
+class FunRLTrainer(ModelCardMixin, GRPOTrainer):
     """
     GRPO with FunRL's entropy-enhanced advantage. How it differs from TRL's [`GRPOTrainer`]:
 
@@ -71,6 +72,7 @@ class FunRLTrainer(GRPOTrainer):
     7. When fewer than `entropy_adv_min_think_frac` of the rollouts close a think span for
        `entropy_adv_think_patience` optimizer steps in a row, training stops with `ThinkSpanError`: the bonus would
        be 0 and the run plain GRPO.
+    8. Every saved model and checkpoint gets funrl's model card (`funrl.model_card`): FunRL's paper, not GRPO's.
 
     Everything else (generation, rewards, group normalisation, KL to the reference with `beta`, clipping, logging of
     `reward`, `reward_std`, `kl`, `entropy`) is TRL's. With `use_entropy_adv=False`, or form `cheng` with
@@ -83,6 +85,7 @@ class FunRLTrainer(GRPOTrainer):
 
     _tag_names = ["trl", "grpo", "funrl"]
     _name = "FunRL"
+    _paper = FUNRL_PAPER
 
     def __init__(self, model: Any, reward_funcs: Any, args: FunRLConfig | None = None, **kwargs: Any):
         if args is None:

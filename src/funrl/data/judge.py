@@ -1,4 +1,4 @@
-"""Stage A of data preparation: the iterative LLM judge (evaluate and correct, re-validate, final pass).
+"""Stage 4 of data preparation: the iterative LLM judge (evaluate and correct, re-validate, final pass).
 
 Any OpenAI-compatible endpoint (`vllm serve`, SGLang, a hosted API) is driven through the official
 `openai.AsyncOpenAI` client. For each sample the judge answers strict JSON (reasoning, verdict, failure
@@ -13,7 +13,7 @@ that pass then get a final evaluation (`final_pass`). See docs/judge.md.
     outcomes = run_judge(samples, config, validate)   # same order as samples
     print(summarize(outcomes))                        # statuses, reason histogram, requests, tokens
 
-`validate(sample) -> (sample | None, reason_codes)` is stage B (AST validation) applied to a corrected
+`validate(sample) -> (sample | None, reason_codes)` is stage 2 (AST validation) applied to a corrected
 sample: the repaired sample, or `None` plus the reasons it was rejected.
 
 Outcome reason codes (the part before ":" is the stable rule ID):
@@ -23,7 +23,12 @@ Outcome reason codes (the part before ":" is the stable rule ID):
 * `J3`: still failing (with a correction) after `max_rounds` rounds.
 * `J4:<failure_type>`: the final evaluation pass failed the sample.
 * `J5:<kind>`: the endpoint could not be reached after `max_retries` retries (rate_limited, server_error,
-  timeout, connection, bad_response, http_<status>).
+  timeout, connection, bad_response, http_<status>). Retries are the `openai` client's own
+  (`funrl.llm_client`); a malformed 200 reply is retried as often.
+
+What concerns every sample ends the run with `JudgeError` instead of dropping samples one by one: a refused API
+key or unknown model; a dead endpoint (`dead_after` connection failures in a row before any answer); more than
+`max_failed_share` of the samples dropped as J5 (the answers received are cached: a re-run resumes).
 * `J6:<problem>`: the judge's answer was not a valid verdict, even after re-asking.
 * `J7`: the token budget (`token_budget`) was spent before this sample was judged.
 
@@ -46,8 +51,8 @@ from typing import Any
 
 from funrl.data.judge_cache import JudgeCache, request_key
 from funrl.data.judge_prompt import VERDICT_SCHEMA, Verdict, VerdictError, load_template, parse_verdict
-from funrl.data.judge_retry import BadResponse, backoff_wait, failure_kind
 from funrl.data.records import category_for, ground_truth_from_calls
+from funrl.llm_client import complete, failure_kind, make_client
 from funrl.schema import Sample
 
 logger = logging.getLogger(__name__)
@@ -75,9 +80,12 @@ class JudgeConfig:
         max_rounds: evaluate-and-correct rounds per sample (a corrected sample is judged again).
         concurrency: maximum requests in flight.
         timeout_s: per-request timeout; a timeout is retried.
-        max_retries: retries per request on 429, 5xx, timeouts, connection errors and malformed bodies.
-        backoff_s / backoff_max_s: exponential backoff base and cap (jittered; `Retry-After` is honoured up
-            to the cap).
+        max_retries: retries per request on 408/409/429, 5xx, timeouts, connection errors (the `openai` client's
+            own backoff, honouring `Retry-After`) and malformed bodies.
+        dead_after: this many connection failures in a row before any answer end the run (`JudgeError`): the
+            endpoint is down, and waiting out every sample's retries would take hours.
+        max_failed_share: the run ends non-zero (`JudgeError`) when more than this share of the samples is
+            dropped as J5 (transport failures), saying how many and why.
         temperature / max_tokens / seed: decoding parameters (part of the cache key).
         response_format: `"json_schema"` (structured output with `VERDICT_SCHEMA`), `"json_object"` or `"none"`.
         extra_body: extra request fields for the server (e.g. vLLM `{"guided_json": ...}`); part of the key.
@@ -98,8 +106,8 @@ class JudgeConfig:
     concurrency: int = 16
     timeout_s: float = 120.0
     max_retries: int = 5
-    backoff_s: float = 1.0
-    backoff_max_s: float = 60.0
+    dead_after: int = 8
+    max_failed_share: float = 0.05
     temperature: float = 0.0
     max_tokens: int | None = 1024
     seed: int | None = None
@@ -121,7 +129,9 @@ class JudgeConfig:
         for name in ("max_rounds", "concurrency"):
             if getattr(self, name) < 1:
                 raise ValueError(f"JudgeConfig.{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("max_retries", "reask_malformed", "timeout_s", "backoff_s", "backoff_max_s"):
+        if not 0.0 <= self.max_failed_share <= 1.0:
+            raise ValueError(f"JudgeConfig.max_failed_share must be in [0, 1], got {self.max_failed_share}")
+        for name in ("max_retries", "reask_malformed", "timeout_s", "dead_after"):
             if getattr(self, name) < 0:
                 raise ValueError(f"JudgeConfig.{name} must be >= 0, got {getattr(self, name)}")
 
@@ -170,6 +180,10 @@ class _BudgetExhausted(Exception):
     pass
 
 
+class _DeadEndpoint(Exception):
+    pass
+
+
 @dataclass
 class _Usage:
     requests: int = 0
@@ -191,17 +205,15 @@ class _Judge:
         self.cache = JudgeCache(config.cache_path)
         self.semaphore = asyncio.Semaphore(config.concurrency)
         self.tokens_spent = 0
+        self.answered = False  # any answer from the endpoint yet
+        self.dead_streak = 0  # connection failures in a row before the first answer
         if client is None:
-            import openai
-
             key = os.environ.get(config.api_key_env) if config.api_key_env else None
             if config.api_key_env and not key:
                 logger.warning(
                     "judge: environment variable %s is not set; sending the placeholder key", config.api_key_env
                 )
-            client = openai.AsyncOpenAI(
-                base_url=config.base_url, api_key=key or "EMPTY", timeout=config.timeout_s, max_retries=0
-            )
+            client = make_client(config.base_url, key or "EMPTY", config.timeout_s, config.max_retries)
         self.client = client
         if config.response_format == "json_schema":
             schema = {"name": "judge_verdict", "schema": VERDICT_SCHEMA, "strict": False}
@@ -226,37 +238,20 @@ class _Judge:
         return payload
 
     async def _call(self, payload: dict[str, Any], usage: _Usage) -> dict[str, Any]:
-        """One answer from the endpoint, with retries (tenacity) on transient failures."""
+        """One answer from the endpoint (`funrl.llm_client.complete`: the client's retries, malformed replies too)."""
         import openai
-        from openai.types.chat import ChatCompletion
-        from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 
-        def before_sleep(state: Any) -> None:
-            usage.retries += 1
-            exc = state.outcome.exception()
-            logger.debug("judge: retry %d after %s", state.attempt_number, type(exc).__name__)
-
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.config.max_retries + 1),
-            wait=lambda state: backoff_wait(self.config, state.attempt_number, state.outcome.exception()),
-            retry=retry_if_exception(lambda exc: failure_kind(exc) is not None),
-            before_sleep=before_sleep,
-            reraise=True,
-        )
+        if self.config.token_budget is not None and self.tokens_spent >= self.config.token_budget:
+            raise _BudgetExhausted()
+        if self.dead_streak >= self.config.dead_after and not self.answered:
+            raise _DeadEndpoint()
         # The request body is sent as built (the SDK's generic `post`): `chat.completions.create` would run its
         # typed-parameter transform over every message, milliseconds of CPU per request that cap throughput.
         body = {k: v for k, v in payload.items() if k != "extra_body"}
         body.update(payload.get("extra_body") or {})
         try:
-            async for attempt in retrying:
-                with attempt:
-                    if self.config.token_budget is not None and self.tokens_spent >= self.config.token_budget:
-                        raise _BudgetExhausted()
-                    usage.requests += 1
-                    async with self.semaphore:
-                        response = await self.client.post("/chat/completions", cast_to=ChatCompletion, body=body)
-                    if not getattr(response, "choices", None) or response.choices[0].message is None:
-                        raise BadResponse("the response has no choices")
+            async with self.semaphore:
+                reply = await complete(self.client, body, self.config.max_retries)
         except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
             raise JudgeError(
                 f"the judge endpoint {self.config.base_url} refused the API key from ${self.config.api_key_env} "
@@ -267,12 +262,21 @@ class _Judge:
                 f"the judge endpoint {self.config.base_url} answered 404 for model {self.config.model!r}: {exc.message}"
             ) from None
         except Exception as exc:
+            attempts = getattr(exc, "funrl_attempts", 1)
+            usage.requests += attempts
+            usage.retries += attempts - 1
             kind = failure_kind(exc)
-            if isinstance(exc, openai.APIStatusError) and kind is None:
-                kind = f"http_{exc.status_code}"
             if kind is None:
                 raise
+            if kind == "connection" and not self.answered:
+                self.dead_streak += 1
+                if self.dead_streak >= self.config.dead_after:
+                    raise _DeadEndpoint() from None
             raise _TransportFailure(kind, f"{type(exc).__name__}: {exc}") from None
+        self.answered = True
+        response = reply.response
+        usage.requests += reply.attempts
+        usage.retries += reply.attempts - 1
         usage.responses += 1
         reported = response.usage
         prompt_tokens = int(getattr(reported, "prompt_tokens", 0) or 0)
@@ -410,6 +414,12 @@ async def arun_judge(
     tasks = [asyncio.create_task(worker()) for _ in range(min(config.concurrency, len(samples)))]
     try:
         await asyncio.gather(*tasks)
+    except _DeadEndpoint:
+        raise JudgeError(
+            f"judge endpoint {config.base_url} could not be reached: {judge.dead_streak} requests in a row failed "
+            f"with connection errors (after {config.max_retries} retries each) before any answer; is the server "
+            "running at that address?"
+        ) from None
     finally:
         for task in tasks:
             task.cancel()
@@ -425,6 +435,16 @@ async def arun_judge(
         raise JudgeError(
             f"judge endpoint {config.base_url} could not be reached: all {len(outcomes)} samples failed with "
             f"connection errors after {config.max_retries} retries; is the server running at that address?"
+        )
+    failed = Counter(o.reasons[0] for o in outcomes if o.reasons and o.reasons[0].startswith("J5"))
+    n_failed = sum(failed.values())
+    if outcomes and n_failed / len(outcomes) > config.max_failed_share:
+        kinds = ", ".join(f"{code.split(':', 1)[-1]} {n}" for code, n in failed.most_common())
+        raise JudgeError(
+            f"{n_failed} of {len(outcomes)} samples ({100 * n_failed / len(outcomes):.0f}%) could not be judged: the "
+            f"endpoint {config.base_url} failed after {config.max_retries} retries ({kinds}); more than "
+            f"max_failed_share={config.max_failed_share}. The answers received are cached: re-run to resume, "
+            "with more max_retries or a healthier endpoint"
         )
     totals = summarize(outcomes)
     logger.info(

@@ -27,19 +27,20 @@ Samples of one input record (multi-turn steps) always fall in the same split.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
-import os
 import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from funrl.atomic import check_switchable, write_set
 from funrl.data.dedup import BFCLDataNotFound, DedupConfig, Deduper
-from funrl.data.records import Rejection, SourceError, dataclass_from_dict
-from funrl.data.report import PrepareReport, print_report
-from funrl.data.validate import Finding, ValidationConfig, ValidationResult, Validator
+from funrl.data.readers import FORMATS
+from funrl.data.records import SourceError, dataclass_from_dict
+from funrl.data.report import build_report, print_report
+from funrl.data.validate import ValidationConfig, Validator
+from funrl.jsonl import dump_line, dumps
 from funrl.schema import Sample
 
 LAYOUTS = ("row", "nested")
@@ -54,6 +55,7 @@ class InputSpec:
     source: str | None = None
     validation: dict[str, Any] = field(default_factory=dict)
     reader: dict[str, Any] = field(default_factory=dict)
+    options: Any = field(default=None, repr=False, compare=False)  # the resolved ReaderOptions (set by run_prepare)
 
 
 @dataclass
@@ -114,51 +116,89 @@ def reader_options(values: dict[str, Any], where: str) -> Any:
     return dataclass_from_dict(ReaderOptions, values, where)
 
 
-def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="funrl prepare", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", help="recipe YAML (flags given here override it)")
-    parser.add_argument("--input", nargs="+", metavar="FILE_OR_DATASET", help="input files or datasets")
-    parser.add_argument(
-        "--format", help="input format: xlam, toolace, glaive, hermes, openai, sharegpt, bfcl, canonical"
+def _help(text: str, **extra: Any) -> dict[str, Any]:
+    return {"help": text, **extra}
+
+
+@dataclass
+class PrepareArguments:
+    """The options of `funrl prepare`: command-line flags, or keys of a recipe YAML given with `--config` (TRL's
+    `TrlParser`, like train and sft: dataclass default < recipe < flag). `build_config` turns them into a
+    `PrepareConfig`. Mappings (`validation`, `reader`, `dedup`, `judge`) are YAML mappings in a recipe, or JSON text
+    on the command line."""
+
+    input: list[str] | None = field(default=None, metadata=_help("input files or datasets (replace the recipe's)"))
+    format: str | None = field(default=None, metadata=_help(f"input format of every input: {', '.join(FORMATS)}"))
+    source: list[str] | None = field(default=None, metadata=_help("source names of the inputs (default: file stem)"))
+    output: str | None = field(default=None, metadata=_help("output folder (its outputs are switched in as one set)"))
+    judge: str | None = field(
+        default=None,
+        metadata=_help("'none', or the base URL of an OpenAI-compatible endpoint; a recipe may give a mapping of "
+                       "JudgeConfig fields"),
+    )  # fmt: skip
+    judge_model: str | None = field(default=None, metadata=_help("judge model id (required with --judge URL)"))
+    judge_cache: str | None = field(
+        default=None, metadata=_help("judge cache file (default: OUTPUT/judge_cache.jsonl)")
     )
-    parser.add_argument("--source", nargs="+", help="source names of the inputs (default: file stem)")
-    parser.add_argument("--output", help="output folder")
-    parser.add_argument("--judge", help="'none', or the base URL of an OpenAI-compatible endpoint")
-    parser.add_argument("--judge-model", help="judge model id (required with --judge URL)")
-    parser.add_argument("--judge-cache", help="judge cache file (default: OUTPUT/judge_cache.jsonl)")
-    parser.add_argument("--val-ratio", type=float, help="share of records in validation.jsonl (default 0.05)")
-    parser.add_argument("--seed", type=int, help="seed of the split (default 0)")
-    parser.add_argument("--layout", choices=LAYOUTS, help="row: JSON-string columns (default); nested: to_dict")
-    parser.add_argument("--bfcl-data-dir", help="BFCL data folder for decontamination (default $BFCL_DATA_DIR)")
-    parser.add_argument("--no-decontaminate", action="store_true", help="skip D3 decontamination against BFCL")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    return parser
+    val_ratio: float = field(default=0.05, metadata=_help("share of input records that go to validation.jsonl"))
+    seed: int = field(default=0, metadata=_help("seed of the split hash"))
+    layout: str = field(
+        default="row", metadata=_help("row: JSON-string columns; nested: Sample.to_dict()", choices=list(LAYOUTS))
+    )
+    bfcl_data_dir: str | None = field(
+        default=None, metadata=_help("BFCL data folder for decontamination (default $BFCL_DATA_DIR)")
+    )
+    no_decontaminate: bool = field(default=False, metadata=_help("skip D3 decontamination against BFCL"))
+    progress: bool = field(default=True, metadata=_help("progress bars on stderr (--no-progress: none)"))
+    inputs: list[str] | None = field(
+        default=None,
+        metadata=_help("recipe: the inputs, each a path or a mapping {path, format, source, validation, reader}"),
+    )
+    validation: str | None = field(default=None, metadata=_help("ValidationConfig fields for every source"))
+    reader: str | None = field(default=None, metadata=_help("ReaderOptions fields for every source"))
+    dedup: str | None = field(default=None, metadata=_help("DedupConfig fields"))
+    target_no_call_ratio: float | None = field(
+        default=None, metadata=_help("R4 target share of no-call samples, warned about when off")
+    )
 
 
-def _load_yaml(path: str) -> dict[str, Any]:
-    import yaml
+def make_parser():
+    """The `TrlParser` over `PrepareArguments`."""
+    from trl import TrlParser
 
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = yaml.safe_load(handle) or {}
-    except OSError as exc:
-        raise SourceError(f"cannot read recipe {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: invalid YAML ({exc})") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: a recipe must be a mapping, got {type(data).__name__}")
-    return data
+    return TrlParser(PrepareArguments, prog="funrl prepare", description=__doc__.split("\n\n")[0])
 
 
-def build_config(args: argparse.Namespace) -> PrepareConfig:
-    """Recipe YAML (if any) with the command-line flags on top."""
-    data = _load_yaml(args.config) if args.config else {}
-    where = args.config or "prepare"
-    known = {f.name for f in fields(PrepareConfig)} | {"format"}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ValueError(f"{where}: unknown key(s) {unknown}; valid keys: {sorted(known)}")
-    default_format = args.format or data.get("format")
+def parse_config(argv: list[str] | None = None) -> PrepareConfig:
+    """Flags (and the recipe of `--config`) -> `PrepareConfig`; bad values raise `ValueError`."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    (args,) = make_parser().parse_args_and_config(argv)
+    recipe_judge = None
+    if "--config" in argv and argv.index("--config") + 1 < len(argv):
+        import yaml
+
+        with open(argv[argv.index("--config") + 1], encoding="utf-8") as handle:
+            recipe = yaml.safe_load(handle) or {}
+        recipe_judge = recipe.get("judge") if isinstance(recipe.get("judge"), dict) else None
+    return build_config(args, recipe_judge)
+
+
+def _mapping(value: Any, name: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{name}: expected a mapping (JSON text on the command line): {exc.msg}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{name}: expected a mapping, got {type(value).__name__}")
+    return dict(value)
+
+
+def build_config(args: PrepareArguments, recipe_judge: dict[str, Any] | None = None) -> PrepareConfig:
+    """`PrepareArguments` (recipe values with the flags on top) -> `PrepareConfig`. `recipe_judge`: the recipe's
+    judge mapping, which a `--judge URL` flag completes rather than replaces."""
     if args.input:
         names = args.source or []
         if names and len(names) != len(args.input):
@@ -167,43 +207,49 @@ def build_config(args: argparse.Namespace) -> PrepareConfig:
             {"path": p, **({"source": names[i]} if names else {})} for i, p in enumerate(args.input)
         ]
     else:
-        raw_inputs = list(data.get("inputs") or [])
+        raw_inputs = list(args.inputs or [])
     inputs = []
     for i, raw in enumerate(raw_inputs):
         raw = {"path": raw} if isinstance(raw, str) else dict(raw)
-        raw.setdefault("format", default_format)
+        raw.setdefault("format", args.format)
         if not raw.get("format"):
             raise ValueError(f"input {raw.get('path')!r}: no format; pass --format (one of the reader formats)")
         try:
             inputs.append(InputSpec(**raw))
         except TypeError as exc:
-            raise ValueError(f"{where}: inputs[{i}]: {exc}") from None
-    values = {k: v for k, v in data.items() if k not in ("inputs", "format")}
-    values["inputs"] = inputs
-    for flag, key in (("output", "output"), ("val_ratio", "val_ratio"), ("seed", "seed"), ("layout", "layout")):
-        if getattr(args, flag) is not None:
-            values[key] = getattr(args, flag)
-    dedup = dict(values.get("dedup") or {})
+            raise ValueError(f"inputs[{i}]: {exc}") from None
+    dedup = _mapping(args.dedup, "dedup")
     if args.bfcl_data_dir:
         dedup["bfcl_data_dir"] = args.bfcl_data_dir
     if args.no_decontaminate:
         dedup["decontaminate"] = False
-    values["dedup"] = dedup
-    judge = values.get("judge")
-    judge = None if judge in (None, "none", False) else dict(judge)
-    if args.judge is not None:
-        judge = None if args.judge == "none" else {**(judge or {}), "base_url": args.judge}
+    judge: Any = args.judge
+    if judge in (None, "none", False):
+        judge = None
+    elif isinstance(judge, str) and not judge.lstrip().startswith("{"):
+        judge = {**(recipe_judge or {}), "base_url": judge}
+    else:
+        judge = _mapping(judge, "judge")
     if judge is not None:
         if args.judge_model:
             judge["model"] = args.judge_model
         if args.judge_cache:
             judge["cache_path"] = args.judge_cache
-    if judge is None and (args.judge_model or args.judge_cache):
+    elif args.judge_model or args.judge_cache:
         raise ValueError("--judge-model / --judge-cache need a judge: pass --judge URL (or `judge:` in the recipe)")
-    values["judge"] = judge
-    if args.no_progress:
-        values["progress"] = False
-    return PrepareConfig(**values)
+    return PrepareConfig(
+        inputs=inputs,
+        output=args.output or "",
+        val_ratio=args.val_ratio,
+        seed=args.seed,
+        layout=args.layout,
+        judge=judge,
+        validation=_mapping(args.validation, "validation"),
+        reader=_mapping(args.reader, "reader"),
+        dedup=dedup,
+        target_no_call_ratio=args.target_no_call_ratio,
+        progress=args.progress,
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -221,109 +267,52 @@ def _split_of(sample: Sample, seed: int, val_ratio: float) -> str:
     return "validation" if int.from_bytes(digest, "big") / 2**64 < val_ratio else "train"
 
 
-def _write_atomic(path: Path, lines: list[str]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with tmp.open("w", encoding="utf-8") as handle:
-        handle.writelines(lines)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
-def _rejection(sample: Sample, stage: str, reasons: list[dict[str, str]]) -> Rejection:
-    return Rejection(sample.id, dict(sample.meta.get("origin") or {}), stage, reasons, sample.to_dict())
-
-
 def run_prepare(config: PrepareConfig) -> dict[str, Any]:
-    """Run the pipeline of the module docstring; returns the report dict (also written to `report.json`)."""
-    from tqdm.auto import tqdm
-
-    from funrl.data.readers import default_source, read_source
+    """Run the stages of `funrl.data.stages` in order, then write the outputs as one set; returns the report dict
+    (also written to `report.json`)."""
+    from funrl.data import stages
 
     out_dir = Path(config.output)
+    check_switchable(out_dir)  # before any work: an output folder that cannot be switched in as one set
     judge_config = _judge_config(config, out_dir) if config.judge is not None else None  # fail fast on bad settings
-    dedup = Deduper(DedupConfig.from_dict(config.dedup))  # loads BFCL (D3) before any work
-    report = PrepareReport(config.target_no_call_ratio)
-    rejected: list[tuple[int, Rejection]] = []
-    survivors: list[tuple[int, Sample]] = []  # (input position, sample) in input order
-    validators: dict[str, Validator] = {}
-    repaired: set[int] = set()  # positions of samples changed by validation or the judge
-    position = 0
+    deduper = Deduper(DedupConfig.from_dict(config.dedup))  # loads BFCL (D3) before any work
+    inputs = []
     for spec in config.inputs:
         validation = ValidationConfig.from_dict({**config.validation, **spec.validation}, f"{spec.path}: validation")
-        options = reader_options({**config.reader, **spec.reader}, f"{spec.path}: reader")
-        validator = Validator(validation)
-        bar = tqdm(desc=f"read+validate {spec.path}", unit="rec", disable=None if config.progress else True)
-        default_name = spec.source or default_source(spec.path)
-        for item in read_source(spec.path, spec.format, source=spec.source, options=options):
-            bar.update(1)
-            if item.rejection is not None:
-                report.add_record(default_name, 1)
-                report.add_rejection(default_name, "read", item.rejection.codes)
-                rejected.append((position, item.rejection))
-                position += 1
-                continue
-            report.add_record(item.samples[0].source if item.samples else default_name, len(item.samples))
-            for sample in item.samples:
-                validators.setdefault(sample.source, validator)
-                try:
-                    result = validator(sample)
-                except Exception as exc:  # a validator bug must not hide the sample: it is reported as rejected
-                    detail = f"{sample.id}: {type(exc).__name__}: {exc}"
-                    result = ValidationResult("rejected", None, [Finding("VALIDATE_INTERNAL", "reject", detail)])
-                if result.status == "rejected":
-                    reasons = [{"code": f.code, "detail": f.detail} for f in result.findings if f.action == "reject"]
-                    report.add_rejection(sample.source, "validate", result.reasons)
-                    rejected.append((position, _rejection(sample, "validate", reasons)))
-                else:
-                    survivors.append((position, result.sample))
-                    if result.status == "repaired":
-                        repaired.add(position)
-                position += 1
-        bar.close()
-    kept: list[tuple[int, Sample]] = []
-    for pos, sample in tqdm(survivors, desc="dedup", unit="sample", disable=None if config.progress else True):
-        finding = dedup.check(sample)
-        if finding is None:
-            kept.append((pos, sample))
-        else:
-            report.add_rejection(sample.source, "dedup", [finding.code])
-            rejected.append((pos, _rejection(sample, "dedup", [{"code": finding.code, "detail": finding.detail}])))
+        spec.options = reader_options({**config.reader, **spec.reader}, f"{spec.path}: reader")
+        inputs.append((spec, Validator(validation)))
+    read = stages.read_inputs(inputs, config.progress)
+    checked = stages.validate(read.kept, read.validators, config.progress)
+    unduplicated = stages.dedup(checked.kept, deduper, config.progress)
+    steps = [read, checked, unduplicated]
     if judge_config is not None:
-        kept = _judge(kept, judge_config, out_dir, validators, report, rejected, repaired)
-    final: list[tuple[int, Sample]] = []
-    ids: set[str] = set()
-    for pos, sample in kept:
-        if sample.id in ids:
-            reason = {"code": "D1", "detail": f"sample id {sample.id!r} already kept (ids must be unique)"}
-            report.add_rejection(sample.source, "dedup", ["D1"])
-            rejected.append((pos, _rejection(sample, "dedup", [reason])))
-            continue
-        ids.add(sample.id)
-        report.add_kept(sample.source, sample, pos in repaired)
-        final.append((pos, sample))
-    report.check()
+        out_dir.mkdir(parents=True, exist_ok=True)  # the judge cache lives there by default
+        steps.append(stages.judge(unduplicated.kept, judge_config, read.validators))
+    final = stages.unique(steps[-1].kept)
+    steps.append(final)
+    rejected = sorted((d for step in steps for d in step.rejected), key=lambda d: d.position)
+    report = build_report(
+        read.records,
+        [(item.sample, item.repaired) for item in final.kept],
+        [(d.source, d.rejection.stage, d.rejection.codes) for d in rejected],
+        config.target_no_call_ratio,
+    )
     splits: dict[str, list[str]] = {"train": [], "validation": []}
-    for _, sample in final:
-        row = sample.to_row() if config.layout == "row" else sample.to_dict()
-        splits[_split_of(sample, config.seed, config.val_ratio)].append(
-            json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n"
-        )
-    rejected.sort(key=lambda r: r[0])
+    for item in final.kept:
+        row = item.sample.to_row() if config.layout == "row" else item.sample.to_dict()
+        splits[_split_of(item.sample, config.seed, config.val_ratio)].append(dump_line(row, sort_keys=True))
     data = report.to_dict()
     data["config"] = _config_dict(config)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for name in ("train.jsonl", "validation.jsonl", "rejected.jsonl", "report.json"):
-        for stale in out_dir.glob(f".{name}.tmp-*"):  # left by a run killed while writing
-            stale.unlink()
-    for name, lines in splits.items():
-        _write_atomic(out_dir / f"{name}.jsonl", lines)
-    _write_atomic(
-        out_dir / "rejected.jsonl",
-        [json.dumps(r.to_dict(), ensure_ascii=False, sort_keys=True) + "\n" for _, r in rejected],
-    )
     data["files"] = {f"{name}.jsonl": len(lines) for name, lines in splits.items()} | {"rejected.jsonl": len(rejected)}
-    _write_atomic(out_dir / "report.json", [json.dumps(data, ensure_ascii=False, sort_keys=True, indent=2) + "\n"])
+    write_set(
+        out_dir,
+        {
+            "train.jsonl": splits["train"],
+            "validation.jsonl": splits["validation"],
+            "rejected.jsonl": [dump_line(d.rejection.to_dict(), sort_keys=True) for d in rejected],
+            "report.json": dumps(data, sort_keys=True, indent=2) + "\n",
+        },
+    )
     return data
 
 
@@ -339,46 +328,9 @@ def _judge_config(config: PrepareConfig, out_dir: Path) -> Any:
         raise ValueError(f"judge: {exc}") from None
 
 
-def _judge(kept, judge_config, out_dir, validators, report, rejected, repaired) -> list[tuple[int, Sample]]:
-    from funrl.data.dedup import exact_key
-    from funrl.data.judge import run_judge
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-
-    def validate(sample: Sample) -> tuple[Sample | None, list[str]]:
-        return validators[sample.source].judge_callback(sample)
-
-    outcomes = run_judge([s for _, s in kept], judge_config, validate)
-    survivors, seen = [], set()
-    for (pos, sample), outcome in zip(kept, outcomes):
-        if outcome.status == "rejected" or outcome.sample is None:
-            details = [a.get("detail", "") for a in outcome.audit if a.get("action") == "reject"]
-            codes = [c.split(":")[0] for c in outcome.reasons] or ["J6"]
-            reasons = [
-                {"code": c.split(":")[0], "detail": c + (f": {details[-1]}" if details else "")}
-                for c in outcome.reasons or ["J6"]
-            ]
-            report.add_rejection(sample.source, "judge", codes)
-            rejected.append((pos, _rejection(sample, "judge", reasons)))
-            continue
-        final = outcome.sample
-        key = exact_key(final)
-        if outcome.status == "repaired" and key in seen:  # a correction may turn a sample into another's twin
-            report.add_rejection(sample.source, "dedup", ["D1"])
-            rejected.append(
-                (pos, _rejection(final, "dedup", [{"code": "D1", "detail": "exact duplicate after judge correction"}]))
-            )
-            continue
-        seen.add(key)
-        if outcome.status == "repaired":
-            repaired.add(pos)
-        survivors.append((pos, final))
-    return survivors
-
-
 def _config_dict(config: PrepareConfig) -> dict[str, Any]:
     out = {f.name: getattr(config, f.name) for f in fields(config) if f.name not in ("progress", "output")}
-    out["inputs"] = [dict(vars(spec)) for spec in config.inputs]
+    out["inputs"] = [{k: v for k, v in vars(spec).items() if k != "options"} for spec in config.inputs]
     out["validation"] = ValidationConfig.from_dict(config.validation).to_dict()
     out["dedup"] = DedupConfig.from_dict(config.dedup).to_dict()
     if out["judge"]:
@@ -389,9 +341,8 @@ def _config_dict(config: PrepareConfig) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     from funrl.data.judge import JudgeError
 
-    args = make_parser().parse_args(argv)
     try:
-        config = build_config(args)
+        config = parse_config(argv)
         data = run_prepare(config)
     except (ValueError, SourceError, BFCLDataNotFound, JudgeError, OSError) as exc:
         print(f"funrl prepare: error: {exc}", file=sys.stderr)
@@ -400,6 +351,12 @@ def main(argv: list[str] | None = None) -> int:
     files = ", ".join(f"{name} ({n})" for name, n in data["files"].items())
     print(f"wrote {files} and report.json to {config.output}")
     kept = data["files"].get("train.jsonl", 0) + data["files"].get("validation.jsonl", 0)
+    if kept == 0 and data["total"]["records"] == 0:
+        inputs = ", ".join(spec.path for spec in config.inputs)
+        print(
+            f"funrl prepare: error: no sample was kept: the inputs hold no record ({inputs} empty?)", file=sys.stderr
+        )
+        return 1
     if kept == 0:
         # an empty training set is almost always a wrong --format or a broken input: fail loudly
         print(

@@ -43,8 +43,8 @@ def truncate_raw(raw: Any, limit: int = RAW_LIMIT) -> Any:
     marker.
     """
     try:
-        text = json.dumps(raw, ensure_ascii=False, default=str)
-    except (TypeError, ValueError):
+        text = json.dumps(raw, ensure_ascii=False, default=str, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
         text = repr(raw)
     else:
         if len(text) <= limit:

@@ -170,6 +170,33 @@ class PrepareReport:
         return {"sources": out, "total": self._source_dict(self.totals())}
 
 
+def build_report(
+    records: Counter,
+    kept: list[tuple[Any, bool]],
+    rejected: list[tuple[str, str, list[str]]],
+    target_no_call_ratio: float | None = None,
+) -> PrepareReport:
+    """The report of a run, built once at the end from what the stages returned.
+
+    Args:
+        records: input records read per source.
+        kept: `(sample, repaired)` of every kept sample.
+        rejected: `(source, stage, codes)` of every rejection.
+        target_no_call_ratio: R4 target share of no-call samples.
+    """
+    report = PrepareReport(target_no_call_ratio)
+    for source, n in records.items():
+        report._get(source).records += n
+    for source, stage, codes in rejected:
+        report._get(source).items += 1
+        report.add_rejection(source, stage, codes)
+    for sample, repaired in kept:
+        report._get(sample.source).items += 1
+        report.add_kept(sample.source, sample, repaired)
+    report.check()
+    return report
+
+
 def print_report(report: dict[str, Any], console: Any = None) -> None:
     """Print the funnel table and the reason-code histogram of a `PrepareReport.to_dict()` with rich."""
     from rich.console import Console

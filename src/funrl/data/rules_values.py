@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -369,4 +370,131 @@ def wrap_allowed(value: Any, schema: Any, original: Any) -> Any:
     if kind == "list_of_dicts" and isinstance(value, list) and all(isinstance(v, dict) for v in value):
         befores = original if isinstance(original, list) and len(original) == len(value) else [None] * len(value)
         return [wrap(v, b) for v, b in zip(value, befores)]
+    return value
+
+
+# ---------------------------------------------------------------------------------------------------
+# One argument value of one call: T1-T4, V1-V6 and C8 together (what `funrl.data.validate` runs per value)
+
+DROP = object()  # a value removed by a repair (V2)
+
+# C8: a value that stands for another call's result makes the target sequential, not parallel.
+_DEPENDENCY_RE = re.compile(
+    r"^\s*<[^<>]*\b(result|output|response|return)\b[^<>]*>\s*$|\{\{[^{}]*\}\}|\$\{[^{}]*\}|\bresult of (the )?(previous|first|second|above)",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class ValueContext:
+    """What the value rules know about the sample whose values they check: the sample, the validation config,
+    whether dict values are already in BFCL's per-key form (bfcl/canonical inputs), and the lower-cased
+    conversation text (V5), built on first use and shared by every value of the sample."""
+
+    sample: Any
+    config: ValidationConfig
+    bfcl_form: bool = False
+    _conversation: str | None = field(default=None, repr=False)
+
+    @property
+    def conversation(self) -> str:
+        if self._conversation is None:
+            parts = (str(m.get("content") or "") for m in self.sample.messages if isinstance(m, dict))
+            self._conversation = " ".join(parts).lower()
+        return self._conversation
+
+
+def strings(value: Any):
+    """Every string inside a JSON value."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for item in value:
+            yield from strings(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from strings(item)
+
+
+def is_placeholder(value: Any, schema: Any, config: ValidationConfig) -> bool:
+    """V2: a null the schema does not allow, or a placeholder word (`"<unknown>"`, ...) that is not an enum value."""
+    if value is None:
+        allowed = isinstance(schema, dict) and (schema.get("type") == "null" or "null" in (schema.get("type") or []))
+        return not allowed
+    if isinstance(value, str) and value.lower() in config.placeholder_values:
+        enum = schema.get("enum") if isinstance(schema, dict) else None
+        return not (isinstance(enum, list) and value in enum)
+    return False
+
+
+def check_schema_value(
+    value: Any, validator: Any, schema: Any, path: str, findings: list[Finding], config: ValidationConfig
+) -> Any:
+    """T1/T4/V1/V4 from the tool's jsonschema validator; a case-only enum mismatch is repaired (V1)."""
+    if validator is not None and not validator.is_valid(value):
+        errors = list(validator.iter_errors(value))
+        if (
+            len(errors) == 1
+            and errors[0].validator == "enum"
+            and not errors[0].absolute_path
+            and isinstance(value, str)
+        ):
+            matches = [e for e in schema["enum"] if isinstance(e, str) and e.casefold() == value.casefold()]
+            if len(matches) == 1:
+                findings.append(Finding("V1", "repair", f"{path}: {value!r} -> enum value {matches[0]!r}"))
+                return matches[0]
+        for error in errors:
+            where = path + "".join(f"[{p!r}]" if isinstance(p, str) else f"[{p}]" for p in error.absolute_path)
+            if error.validator == "enum":
+                code = "V1"
+            elif error.validator == "pattern":
+                code = "V4"
+            elif error.absolute_path:
+                code = "T4"
+            else:
+                code = "T1"
+            action = config.format_action if code == "V4" else "reject"
+            findings.append(Finding(code, action, f"{where}: {error.message}"))
+    return value
+
+
+def check_value(value: Any, check: Any, name: str, arg: str, ctx: ValueContext, findings: list[Finding]) -> Any:
+    """T/V/C8 rules on one allowed value of argument `arg` of a call of `name` (whose tool checks are `check`, a
+    `funrl.data.rules_schema` tool check); returns the (repaired) value, or `DROP`."""
+    config = ctx.config
+    schema = check.properties.get(arg)
+    path = f"{name}.{arg}"
+    original = None
+    if check.dict_kinds.get(arg) is not None:
+        value, original = unwrap_allowed(value, schema, ctx.bfcl_form)
+        if original is not None and value is original:
+            return value  # several alternatives per key (BFCL data): left as is
+    canonical = check.canonical.get(arg)
+    skip = canonical is not None and original is None and canonical(value)
+    if not skip:
+        value = conform(value, schema, path, findings, config)
+    if is_placeholder(value, schema, config):
+        if arg in check.required:
+            findings.append(Finding("V2", "reject", f"{path}: placeholder {value!r} for a required parameter"))
+        else:
+            findings.append(Finding("V2", "repair", f"{path}: placeholder {value!r} dropped"))
+        return DROP
+    fast = check.fast.get(arg)
+    if not skip and (fast is None or not fast(value)):
+        value = check_schema_value(value, check.validators.get(arg), schema, path, findings, config)
+    if arg in check.formats:
+        for failure in format_failures(value, schema, path):
+            findings.append(Finding("V4", config.format_action, failure))
+    for text in [value] if isinstance(value, str) else list(strings(value)):
+        if ("<" in text or "{" in text or "result" in text) and _DEPENDENCY_RE.search(text):
+            findings.append(Finding("C8", "reject", f"{path}: {text!r} refers to another call's result"))
+        if config.check_grounding and len(text) >= config.grounding_min_length:
+            low = text.lower()
+            if low not in ctx.conversation and low not in check.grounding:
+                findings.append(Finding("V5", "warn", f"possibly_hallucinated: {path}={text!r}"))
+    if check.dict_kinds.get(arg) is not None:
+        wrapped = wrap_allowed(value, schema, original)
+        if original is None and wrapped is not value:
+            findings.append(Finding("C3", "repair", f"{path}: dict value -> per-key allowed values"))
+        value = wrapped
     return value

@@ -1,4 +1,4 @@
-"""Stage B of data preparation: AST validation of one canonical `Sample` against its own tool schemas.
+"""Stage 2 of data preparation: AST validation of one canonical `Sample` against its own tool schemas.
 
 `validate_sample(sample, config)` applies the per-sample rules of docs/data.md, "Validation rules" (S2, S4-S10 on tools via
 `rules_schema`; C1-C7 and R1/R2 on the calls via `rules_calls`; T1-T4, V1-V6 and C8 on argument values, with
@@ -27,14 +27,13 @@ then P7/P8/P9 check that text and its calls must equal the ground truth.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from funrl.data.rules_base import RULES, Finding, ValidationConfig
 from funrl.data.rules_calls import check_calls, check_count, check_relevance
 from funrl.data.rules_schema import ToolChecker
-from funrl.data.rules_values import conform, format_failures, unwrap_allowed, wrap_allowed
+from funrl.data.rules_values import DROP, ValueContext, check_value
 from funrl.schema import Sample
 
 __all__ = [
@@ -45,12 +44,6 @@ __all__ = [
     "Validator",
     "validate_sample",
 ]
-
-# C8: a value that stands for another call's result makes the target sequential, not parallel.
-_DEPENDENCY_RE = re.compile(
-    r"^\s*<[^<>]*\b(result|output|response|return)\b[^<>]*>\s*$|\{\{[^{}]*\}\}|\$\{[^{}]*\}|\bresult of (the )?(previous|first|second|above)",
-    re.IGNORECASE,
-)
 
 
 @dataclass
@@ -158,7 +151,7 @@ class Validator:
         config = self.config
         # dict values already in BFCL per-key form when the key schemas cannot tell (bfcl/canonical inputs)
         bfcl_form = sample.meta.get("source_format") in ("bfcl", "canonical")
-        context: list[str] = []  # the lower-cased conversation text, built on first use (V5)
+        context = ValueContext(sample, config, bfcl_form)
         ground_truth = []
         for name, args in calls:
             check = checks[name]
@@ -181,7 +174,7 @@ class Validator:
                     # BFCL lists alternatives after the first; they need not be schema-exact (the matcher
                     # normalises strings), so their problems are warnings, never rejections
                     notes: list[Finding] = [] if real else findings
-                    value = self._check_value(value, arg, schema, check, path, bfcl_form, sample, notes, context)
+                    value = check_value(value, check, name, arg, context, notes)
                     if real:
                         findings.extend(
                             Finding(
@@ -190,7 +183,7 @@ class Validator:
                             for f in notes
                         )
                     real += 1
-                    if value is not _DROP:
+                    if value is not DROP:
                         kept.append(value)
                 if not kept:
                     continue
@@ -215,86 +208,6 @@ class Validator:
             ground_truth.append({name: new_args})
         return ground_truth
 
-    def _check_value(self, value, arg, schema, check, path, bfcl_form, sample, findings, context) -> Any:
-        """T/V/C8 rules on one allowed value; returns the (repaired) value, or `_DROP`."""
-        config = self.config
-        original = None
-        if check.dict_kinds.get(arg) is not None:
-            value, original = unwrap_allowed(value, schema, bfcl_form)
-            if original is not None and value is original:
-                return value  # several alternatives per key (BFCL data): left as is
-        canonical = check.canonical.get(arg)
-        skip = canonical is not None and original is None and canonical(value)
-        if not skip:
-            value = conform(value, schema, path, findings, config)
-        if self._is_placeholder(value, schema):
-            if arg in check.required:
-                findings.append(Finding("V2", "reject", f"{path}: placeholder {value!r} for a required parameter"))
-            else:
-                findings.append(Finding("V2", "repair", f"{path}: placeholder {value!r} dropped"))
-            return _DROP
-        fast = check.fast.get(arg)
-        if not skip and (fast is None or not fast(value)):
-            value = self._check_schema_value(value, check.validators.get(arg), schema, path, findings)
-        if arg in check.formats:
-            for failure in format_failures(value, schema, path):
-                findings.append(Finding("V4", config.format_action, failure))
-        texts = [value] if isinstance(value, str) else list(_strings(value))
-        for text in texts:
-            if ("<" in text or "{" in text or "result" in text) and _DEPENDENCY_RE.search(text):
-                findings.append(Finding("C8", "reject", f"{path}: {text!r} refers to another call's result"))
-            if config.check_grounding and len(text) >= config.grounding_min_length:
-                if not context:
-                    parts = (str(m.get("content") or "") for m in sample.messages if isinstance(m, dict))
-                    context.append(" ".join(parts).lower())
-                low = text.lower()
-                if low not in context[0] and low not in check.grounding:
-                    findings.append(Finding("V5", "warn", f"possibly_hallucinated: {path}={text!r}"))
-        if check.dict_kinds.get(arg) is not None:
-            wrapped = wrap_allowed(value, schema, original)
-            if original is None and wrapped is not value:
-                findings.append(Finding("C3", "repair", f"{path}: dict value -> per-key allowed values"))
-            value = wrapped
-        return value
-
-    def _is_placeholder(self, value: Any, schema: Any) -> bool:
-        if value is None:
-            allowed = isinstance(schema, dict) and (
-                schema.get("type") == "null" or "null" in (schema.get("type") or [])
-            )
-            return not allowed
-        if isinstance(value, str) and value.lower() in self.config.placeholder_values:
-            enum = schema.get("enum") if isinstance(schema, dict) else None
-            return not (isinstance(enum, list) and value in enum)
-        return False
-
-    def _check_schema_value(self, value: Any, validator: Any, schema: Any, path: str, findings: list[Finding]) -> Any:
-        if validator is not None and not validator.is_valid(value):
-            errors = list(validator.iter_errors(value))
-            if (
-                len(errors) == 1
-                and errors[0].validator == "enum"
-                and not errors[0].absolute_path
-                and isinstance(value, str)
-            ):
-                matches = [e for e in schema["enum"] if isinstance(e, str) and e.casefold() == value.casefold()]
-                if len(matches) == 1:
-                    findings.append(Finding("V1", "repair", f"{path}: {value!r} -> enum value {matches[0]!r}"))
-                    return matches[0]
-            for error in errors:
-                where = path + "".join(f"[{p!r}]" if isinstance(p, str) else f"[{p}]" for p in error.absolute_path)
-                if error.validator == "enum":
-                    code = "V1"
-                elif error.validator == "pattern":
-                    code = "V4"
-                elif error.absolute_path:
-                    code = "T4"
-                else:
-                    code = "T1"
-                action = self.config.format_action if code == "V4" else "reject"
-                findings.append(Finding(code, action, f"{where}: {error.message}"))
-        return value
-
     def _check_target(self, sample: Sample, findings: list[Finding]) -> None:
         from funrl.data.rules_target import check_roundtrip, check_target_text
 
@@ -309,18 +222,6 @@ class Validator:
             check_roundtrip(sample, self.config.think_text, findings)
 
 
-def _strings(value: Any):
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _strings(item)
-
-
-_DROP = object()  # a value removed by a repair (V2)
 _VALIDATORS: dict[int, Validator] = {}
 
 

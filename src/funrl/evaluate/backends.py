@@ -3,8 +3,9 @@
 All three take `Sample`s and return raw completion texts in input order, rendering prompts with the same
 `funrl.template` code the trainer uses, so a model is evaluated in the format it was trained on. Decoding is
 greedy. `make_backend(name, ...)` builds one; `backend.generate(samples, fmt, on_result)` calls
-`on_result(index, text)` as soon as each completion is ready, so callers can persist results incrementally
-(that is what makes `funrl eval` resumable).
+`on_result(index, text, truncated)` as soon as each completion is ready, so callers can persist results
+incrementally (that is what makes `funrl eval` resumable). `truncated` is True when the generation stopped at
+`max_new_tokens` instead of finishing (hf: no eos generated; vllm and openai: `finish_reason == "length"`).
 
     backend = make_backend("hf", model="runs/sft", batch_size=8, max_new_tokens=256)
     texts = backend.generate(samples, fmt="funrl")
@@ -22,7 +23,7 @@ from typing import Any
 from funrl.schema import Sample
 
 BACKENDS = ("hf", "vllm", "openai")
-ResultCallback = Callable[[int, str], None]
+ResultCallback = Callable[[int, str, bool], None]  # (index, text, stopped at max_new_tokens)
 TOKENIZER_FILES = ("tokenizer_config.json", "tokenizer.json")
 
 
@@ -115,7 +116,8 @@ class HFBackend:
 
         Prompts are tokenized without adding special tokens (the chat template already wrote them), sorted by
         token length (longest first, so a batch holds similar lengths and the first batch shows an OOM early) and
-        left padded. `on_result(i, text)` is called per prompt as soon as its batch is done.
+        left padded. `on_result(i, text, truncated)` is called per prompt as soon as its batch is done; `truncated`
+        means no eos was generated within `max_new_tokens`.
 
         Returns:
             `list[list[int]]`: the generated ids of each prompt, in input order.
@@ -145,7 +147,7 @@ class HFBackend:
                     cut = next((k for k, t in enumerate(row) if t in stop), len(row))
                     out[i] = row[:cut]
                     if on_result:
-                        on_result(i, self.tokenizer.decode(out[i], skip_special_tokens=True))
+                        on_result(i, self.tokenizer.decode(out[i], skip_special_tokens=True), cut == len(row))
                 bar.update(len(idx))
         return out
 
@@ -182,10 +184,11 @@ class VLLMBackend:
         max_model_len: int | None = None,
         chunk_size: int = 512,
     ):
-        try:
-            from vllm import LLM, SamplingParams
-        except ImportError as exc:
-            raise ImportError("the vllm backend needs vLLM: pip install 'funrl[vllm]' (GPU machines)") from exc
+        from funrl.optional import require
+
+        require("vllm", "the vllm backend (funrl eval --backend vllm)")
+        from vllm import LLM, SamplingParams
+
         base, adapter = resolve_model_dir(model, lora)
         extra: dict[str, Any] = {}
         if adapter:
@@ -226,7 +229,7 @@ class VLLMBackend:
                 for k, output in enumerate(outputs):
                     texts.append(output.outputs[0].text)
                     if on_result:
-                        on_result(start + k, texts[-1])
+                        on_result(start + k, texts[-1], output.outputs[0].finish_reason == "length")
                 bar.update(len(chunk))
         return texts
 
@@ -247,14 +250,16 @@ def tool_calls_to_text(message: Any) -> str:
 
 class OpenAIBackend:
     """Any OpenAI-compatible chat-completions server (vLLM serve, SGLang, hosted APIs): async, bounded
-    concurrency, retries with exponential backoff on 429/5xx/timeouts/dropped connections. The key comes from
+    concurrency, retries as the data judge does (`funrl.llm_client`: the openai client's own retries on
+    408/409/429/5xx/timeouts/dropped connections, and malformed 200 replies retried as often). The key comes from
     `api_key_env`.
 
     Messages are `funrl.template.build_messages`; for `qwen-fc` the tools go in the request's `tools` field (BFCL
     types such as `dict` and `float`, as the trainer's prompt has them: a server that validates JSON Schema
     strictly may refuse them). An answer with `tool_calls` is turned back into `<tool_call>` text
-    (`tool_calls_to_text`), so the same parser scores it. An error that retries do not fix raises
-    `GenerationError` naming the entry; results finished before it have already gone to `on_result`.
+    (`tool_calls_to_text`), so the same parser scores it. An entry that retries do not fix does not stop the
+    others: every answer received goes to `on_result`, and then `GenerationError` says how many entries failed,
+    names the first and the server.
     """
 
     def __init__(
@@ -277,52 +282,38 @@ class OpenAIBackend:
         self.timeout_s = timeout_s
         self.max_retries = max_retries
 
-    async def _one(self, client, semaphore, sample: Sample, fmt: str) -> str:
-        import openai
-        from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
-
+    async def _one(self, client, semaphore, sample: Sample, fmt: str) -> tuple[str, bool]:
+        from funrl.llm_client import complete
         from funrl.template import build_messages
 
         messages, tools = build_messages(sample, fmt)
-        kwargs: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": 0.0}
-        kwargs["max_tokens"] = self.max_new_tokens
+        body: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": 0.0}
+        body["max_tokens"] = self.max_new_tokens
         if tools:
-            kwargs["tools"] = [{"type": "function", "function": t} for t in tools]
-        retryable = (
-            openai.RateLimitError,
-            openai.APITimeoutError,
-            openai.APIConnectionError,
-            openai.InternalServerError,
-        )
+            body["tools"] = [{"type": "function", "function": t} for t in tools]
         async with semaphore:
-            async for attempt in AsyncRetrying(
-                retry=retry_if_exception_type(retryable),
-                stop=stop_after_attempt(self.max_retries),
-                wait=wait_exponential_jitter(multiplier=0.2, max=10.0, jitter=0.2),
-                reraise=True,
-            ):
-                with attempt:
-                    response = await client.chat.completions.create(**kwargs)
-        return tool_calls_to_text(response.choices[0].message)
+            reply = await complete(client, body, self.max_retries)
+        choice = reply.response.choices[0]
+        return tool_calls_to_text(choice.message), choice.finish_reason == "length"
 
     async def _run(self, samples: Sequence[Sample], fmt: str, on_result: ResultCallback | None) -> list[str]:
         import openai
-        from openai import AsyncOpenAI
 
-        client = AsyncOpenAI(base_url=self.base_url, api_key=self.api_key, timeout=self.timeout_s, max_retries=0)
+        from funrl.llm_client import MalformedReply, make_client
+
+        client = make_client(self.base_url, self.api_key, self.timeout_s, self.max_retries)
         semaphore = asyncio.Semaphore(self.concurrency)
         out: list[str] = [""] * len(samples)
+        failures: list[str] = []
 
         async def task(i: int) -> None:
             try:
-                out[i] = await self._one(client, semaphore, samples[i], fmt)
-            except (openai.APIError, IndexError) as exc:
-                raise GenerationError(
-                    f"entry {samples[i].id!r}: {type(exc).__name__}: {exc} (server {self.base_url}, "
-                    f"model {self.model!r}, {self.max_retries} attempts)"
-                ) from exc
+                out[i], truncated = await self._one(client, semaphore, samples[i], fmt)
+            except (openai.APIError, MalformedReply) as exc:  # the others go on; every answer received is kept
+                failures.append(f"entry {samples[i].id!r}: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}")
+                return
             if on_result:
-                on_result(i, out[i])
+                on_result(i, out[i], truncated)
             bar.update(1)
 
         with _progress(len(samples), "openai") as bar:
@@ -330,6 +321,11 @@ class OpenAIBackend:
                 await asyncio.gather(*(task(i) for i in range(len(samples))))
             finally:
                 await client.close()
+        if failures:
+            raise GenerationError(
+                f"{len(failures)} of {len(samples)} entries failed after {self.max_retries} retries on server "
+                f"{self.base_url} (model {self.model!r}); first: {failures[0]}"
+            )
         return out
 
     def generate(self, samples: Sequence[Sample], fmt: str, on_result: ResultCallback | None = None) -> list[str]:

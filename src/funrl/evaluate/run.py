@@ -1,7 +1,7 @@
 """`funrl eval`: generate on BFCL single-turn categories (or any canonical samples) and score like BFCL.
 
 Prompts are rendered by `funrl.template` (the trainer's code) in the format the model was trained on; outputs
-are scored with `funrl.calls.check_output` (the reward's checker) and aggregated by `funrl.metrics`, exactly
+are scored with `funrl.calls.check_output` (the reward's checker) and aggregated by `funrl.evaluate.metrics`, exactly
 as `funrl score` does, so `funrl score --outputs RUN/generations.jsonl` gives the same numbers again.
 
     funrl eval --model runs/funrl --categories simple_python,parallel --limit 20 --output runs/eval-funrl
@@ -12,67 +12,130 @@ as `funrl score` does, so `funrl score --outputs RUN/generations.jsonl` gives th
 
 The output directory holds `run_config.json` (model, backend, format, budget: a re-run with other settings is
 refused), `generations.jsonl` (`{"id", "output"}` lines, appended as they are produced, so a re-run skips entries
-already generated and a torn last line from a killed run is dropped), `per_entry.jsonl` (verdicts with reasons),
+already generated and a torn last line from a killed run is dropped; multi-turn entries go to
+`generations_multi_turn.jsonl`, `funrl.multiturn.evaluate`), `per_entry.jsonl` (verdicts with reasons),
 `results.json`, `results.md` (paper layout: Non-Live AST | Live | Overall, plus BFCL v3 overall and v4 sub-scores) and
-`per_category.png`.
+`per_category.png`. Each generation carries a `truncated` flag (it stopped at `--max-new-tokens`); the count and share
+of cut generations per category are in results.md, results.json (`truncation`) and the chart, and a `--limit` run
+is marked as partial (`coverage`), see `funrl.evaluate.truncation`.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from funrl.atomic import write_atomic
 from funrl.calls.parse import TEMPLATE_FORMATS as FORMATS
 from funrl.evaluate.backends import BACKENDS, GenerationError, make_backend
-from funrl.schema import Sample, read_samples
+from funrl.evaluate.truncation import DEFAULT_MAX_NEW_TOKENS, default_max_new_tokens, read_truncated
+from funrl.jsonl import dump_line, dumps
+from funrl.optional import available, missing_message
+from funrl.schema import Sample
 
 
-def make_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="funrl eval", description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", required=True, help="local HF model dir, hub id, PEFT adapter dir, or served model name")
-    p.add_argument("--output", required=True, help="run directory (created; a re-run resumes)")
-    p.add_argument("--backend", default="hf", choices=BACKENDS, help="generation backend (default: hf)")
-    p.add_argument("--format", default="funrl", choices=FORMATS, help="prompt/output format (default: funrl)")
-    p.add_argument(
-        "--categories",
-        default=None,
-        help="BFCL categories or groups, comma-separated (default: single_turn; multi_turn or its 4 categories run "
-        "the multi-turn conversations); with --samples, the file's categories",
+def _help(text: str, **extra: Any) -> dict[str, Any]:
+    return {"help": text, **extra}
+
+
+@dataclass
+class EvalArguments:
+    """Options of `funrl eval` (flags, or keys of a `--config` YAML; TRL's `TrlParser`, like train and sft)."""
+
+    model: str = field(
+        default="", metadata=_help("local HF model dir, hub id, PEFT adapter dir, or served model name")
     )
-    p.add_argument("--data-dir", default=None, help="BFCL data folder (default: $BFCL_DATA_DIR or bfcl-eval's data)")
-    p.add_argument("--samples", default=None, help="evaluate canonical samples from this JSONL instead of BFCL")
-    p.add_argument("--limit", type=_positive_int, default=None, help="first N entries of each category (quick runs)")
-    p.add_argument("--max-new-tokens", type=_positive_int, default=256, help="generation budget per entry")
-    p.add_argument("--batch-size", type=_positive_int, default=8, help="hf backend: prompts per generate() call")
-    p.add_argument("--lora", default=None, help="PEFT adapter to apply (hf: merged; vllm: LoRARequest)")
-    p.add_argument("--dtype", default="auto", help="hf backend: torch dtype (auto, float32, bfloat16, ...)")
-    p.add_argument("--tensor-parallel-size", type=int, default=1, help="vllm backend")
-    p.add_argument("--gpu-memory-utilization", type=float, default=0.9, help="vllm backend")
-    p.add_argument("--base-url", default=None, help="openai backend: server URL, e.g. http://localhost:8000/v1")
-    p.add_argument("--api-key-env", default="OPENAI_API_KEY", help="openai backend: env var holding the key")
-    p.add_argument("--concurrency", type=_positive_int, default=16, help="openai backend: requests in flight")
-    p.add_argument("--timeout", type=float, default=120.0, help="openai backend: seconds per request")
-    p.add_argument("--max-retries", type=int, default=5, help="openai backend: attempts per request")
-    p.add_argument("--device", default=None, help="hf backend: cpu, cuda, cuda:1 (default: cuda when available)")
-    p.add_argument("--name", default=None, help="run name in tables (default: the output folder name)")
-    return p
+    output: str = field(default="", metadata=_help("run directory (created; a re-run resumes)"))
+    backend: str = field(default="hf", metadata=_help("generation backend", choices=list(BACKENDS)))
+    format: str = field(default="funrl", metadata=_help("prompt/output format", choices=list(FORMATS)))
+    categories: str | None = field(
+        default=None,
+        metadata=_help("BFCL categories or groups, comma-separated (default: single_turn; multi_turn or its 4 "
+                       "categories run the multi-turn conversations); with --samples, the file's own categories"),
+    )  # fmt: skip
+    data_dir: str | None = field(
+        default=None, metadata=_help("BFCL data folder (default: $BFCL_DATA_DIR or bfcl-eval's)")
+    )
+    samples: str | None = field(
+        default=None, metadata=_help("evaluate canonical samples from this JSONL instead of BFCL")
+    )
+    limit: int | None = field(default=None, metadata=_help("first N entries of each category (quick runs)"))
+    max_new_tokens: int | None = field(
+        default=None,
+        metadata=_help("generation budget per entry (default: the model's max_completion_length when funrl trained "
+                       f"it, else {DEFAULT_MAX_NEW_TOKENS}, the recipes' max_completion_length; FunRL CoTs average "
+                       "~350 tokens)"),
+    )  # fmt: skip
+    batch_size: int = field(default=8, metadata=_help("hf backend: prompts per generate() call"))
+    lora: str | None = field(default=None, metadata=_help("PEFT adapter to apply (hf: merged; vllm: LoRARequest)"))
+    dtype: str = field(default="auto", metadata=_help("hf backend: torch dtype (auto, float32, bfloat16, ...)"))
+    tensor_parallel_size: int = field(default=1, metadata=_help("vllm backend"))
+    gpu_memory_utilization: float = field(default=0.9, metadata=_help("vllm backend"))
+    base_url: str | None = field(
+        default=None, metadata=_help("openai backend: server URL, e.g. http://localhost:8000/v1")
+    )
+    api_key_env: str = field(default="OPENAI_API_KEY", metadata=_help("openai backend: env var holding the key"))
+    concurrency: int = field(default=16, metadata=_help("openai backend: requests in flight"))
+    timeout: float = field(default=120.0, metadata=_help("openai backend: seconds per request"))
+    max_retries: int = field(
+        default=5, metadata=_help("openai backend: retries per request (transport faults, malformed replies)")
+    )
+    device: str | None = field(default=None, metadata=_help("hf backend: cpu, cuda, cuda:1 (default: cuda if any)"))
+    name: str | None = field(default=None, metadata=_help("run name in tables (default: the output folder name)"))
+    update_card: bool = field(
+        default=False,
+        metadata=_help("put the BFCL results into the model folder's card (README.md, funrl.model_card); local "
+                       "models only"),
+    )  # fmt: skip
+
+    def __post_init__(self) -> None:
+        if not self.model:
+            raise ValueError("no model: pass --model (a model folder, hub id, adapter folder or served name)")
+        if not self.output:
+            raise ValueError("no run folder: pass --output DIR")
+        for name in ("limit", "max_new_tokens", "batch_size", "concurrency", "tensor_parallel_size"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
+        if self.max_retries < 0:
+            raise ValueError(f"--max-retries must be >= 0, got {self.max_retries}")
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
+def make_parser():
+    """The `TrlParser` over `EvalArguments`."""
+    from trl import TrlParser
+
+    return TrlParser(EvalArguments, prog="funrl eval", description=__doc__.split("\n\n")[0])
 
 
-def load_eval_samples(args: argparse.Namespace) -> list[Sample]:
+def read_eval_samples(path: str | Path) -> list[Sample]:
+    """The canonical samples of `path`; a line that is not one (bad JSON, a missing field, ...) is left out with a
+    warning naming file and line, and the others are evaluated. A file with no usable line is a `ValueError`."""
+    from funrl.jsonl import read_lines
+
+    samples, bad = [], []
+    for line in read_lines(path):
+        where = f"{path}:{line.lineno}"
+        try:
+            if line.error is not None:
+                raise ValueError(line.error.message)
+            samples.append(Sample.from_dict(line.value, where=where))
+        except (ValueError, TypeError, RecursionError) as exc:
+            bad.append(str(exc) if str(exc).startswith(str(path)) else f"{where}: {exc}")
+    for message in bad:
+        print(f"funrl eval: warning: sample not evaluated: {message}", file=sys.stderr)
+    if not samples:
+        raise ValueError(f"{path}: no usable sample" + (f" ({len(bad)} bad lines; first: {bad[0]})" if bad else ""))
+    return samples
+
+
+def load_eval_samples(args: EvalArguments) -> list[Sample]:
     if args.samples:
-        samples = read_samples(args.samples)
+        samples = read_eval_samples(args.samples)
         seen: dict[str, int] = {}
         for k, s in enumerate(samples, start=1):
             if s.id in seen:
@@ -99,7 +162,7 @@ def load_eval_samples(args: argparse.Namespace) -> list[Sample]:
     return load_bfcl(args.data_dir, single, limit=args.limit) if single else []
 
 
-def load_multi_turn(args: argparse.Namespace) -> list:
+def load_multi_turn(args: EvalArguments) -> list:
     """The BFCL multi-turn entries `--categories` asks for (`multi_turn` or its 4 categories); none with --samples."""
     if args.samples or not args.categories:
         return []
@@ -116,7 +179,7 @@ class RunDirError(ValueError):
 RUN_KEYS = ("model", "lora", "backend", "format", "max_new_tokens")
 
 
-def check_run_config(args: argparse.Namespace, out_dir: Path) -> None:
+def check_run_config(args: EvalArguments, out_dir: Path) -> None:
     """Write `run_config.json` on the first run; on a re-run, refuse settings that differ from it."""
     path = out_dir / "run_config.json"
     current = {k: getattr(args, k) for k in RUN_KEYS}
@@ -131,42 +194,44 @@ def check_run_config(args: argparse.Namespace, out_dir: Path) -> None:
                 f"{out_dir} holds generations made with other settings ({'; '.join(diff)}); use another --output, "
                 "or delete its generations.jsonl to start again"
             )
-    path.write_text(json.dumps(current, indent=2) + "\n")
+    write_atomic(path, dumps(current, indent=2) + "\n")
 
 
 def read_generations(path: Path) -> tuple[dict[str, str], bool]:
     """Outputs already generated (resume). Returns `(outputs by id, whether the file needs rewriting)`.
 
-    A torn last line (a killed run: invalid JSON, or no final newline) is dropped with a warning and the file is
-    rewritten without it; a bad line anywhere else is an error naming the file and line.
+    A line that cannot be used (a torn last line from a killed run, invalid JSON, not `{"id": str, "output": str}`)
+    is dropped with a warning naming file and line, and its entry is generated again; the file is then rewritten
+    without it. An id that appears twice keeps its first output (an appended duplicate never changes a verdict).
     """
+    from funrl.jsonl import read_lines
+
     done: dict[str, str] = {}
-    text = path.read_text(encoding="utf-8") if path.is_file() else ""
-    if not text:
+    if not path.is_file():
         return done, False
-    complete = text.endswith("\n")
-    lines = text.split("\n")[:-1] if complete else text.split("\n")
-    for lineno, line in enumerate(lines, start=1):
-        try:
-            row = json.loads(line)
-            if not (isinstance(row, dict) and isinstance(row.get("id"), str) and isinstance(row.get("output"), str)):
-                raise ValueError('expected {"id": str, "output": str}')
-        except ValueError as exc:
-            if lineno == len(lines):
-                print(f"funrl eval: {path}:{lineno}: dropping a torn last line (interrupted run)", file=sys.stderr)
-                return done, True
-            raise RunDirError(f"{path}:{lineno}: not a generation line ({exc}); fix or delete the file") from None
+    rewrite = not path.read_bytes().endswith(b"\n") and path.stat().st_size > 0
+    for line in read_lines(path):
+        row = line.value
+        if line.error is not None or not (
+            isinstance(row, dict) and isinstance(row.get("id"), str) and isinstance(row.get("output"), str)
+        ):
+            why = line.error.message if line.error else f'{path}:{line.lineno}: expected {{"id": str, "output": str}}'
+            print(f"funrl eval: warning: dropping a generation line ({why}); it is generated again", file=sys.stderr)
+            rewrite = True
+            continue
+        if row["id"] in done:
+            print(
+                f"funrl eval: warning: {path}:{line.lineno}: id {row['id']!r} already generated; the first output "
+                "is kept",
+                file=sys.stderr,
+            )
+            rewrite = True
+            continue
         done[row["id"]] = row["output"]
-    return done, not complete  # a last line without its newline is rewritten with one
+    return done, rewrite
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def build_backend(args: argparse.Namespace):
+def build_backend(args: EvalArguments):
     """The generation backend of `args` (built once, on first need)."""
     if getattr(args, "_backend", None) is None:
         args._backend = make_backend(
@@ -188,14 +253,13 @@ def build_backend(args: argparse.Namespace):
     return args._backend
 
 
-def generate_missing(args: argparse.Namespace, samples: list[Sample], out_dir: Path) -> tuple[dict[str, str], float]:
+def generate_missing(args: EvalArguments, samples: list[Sample], out_dir: Path) -> tuple[dict[str, str], float]:
     """Generate the samples that `generations.jsonl` does not hold yet, appending each result as it arrives."""
     path = out_dir / "generations.jsonl"
     done, rewrite = read_generations(path)
     if rewrite:
-        _write_atomic(
-            path, "".join(json.dumps({"id": k, "output": v}, ensure_ascii=False) + "\n" for k, v in done.items())
-        )
+        flags = read_truncated(path)
+        write_atomic(path, [dump_line({"id": k, "output": v, "truncated": flags.get(k)}) for k, v in done.items()])
     todo = [s for s in samples if s.id not in done]
     elapsed = 0.0
     if not todo:
@@ -209,9 +273,9 @@ def generate_missing(args: argparse.Namespace, samples: list[Sample], out_dir: P
     start = time.perf_counter()
     with path.open("a", encoding="utf-8") as handle:
 
-        def on_result(i: int, text: str) -> None:
+        def on_result(i: int, text: str, truncated: bool) -> None:
             done[todo[i].id] = text
-            handle.write(json.dumps({"id": todo[i].id, "output": text}, ensure_ascii=False) + "\n")
+            handle.write(dump_line({"id": todo[i].id, "output": text, "truncated": truncated}))
             handle.flush()
 
         backend.generate(todo, args.format, on_result)
@@ -219,30 +283,46 @@ def generate_missing(args: argparse.Namespace, samples: list[Sample], out_dir: P
     return done, elapsed
 
 
-def plot_categories(per_category: dict[str, float | None], path: Path, title: str) -> None:
-    import matplotlib
+def add_limits_report(
+    summary: dict[str, Any], result: Any, samples: list[Sample], entries: list, args, out_dir: Path, name: str
+) -> str:
+    """Add truncation counts and coverage (partial run) to `summary`, draw the chart; return the results.md body.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    `entries` are the multi-turn entries: they count in the coverage, not in the truncation counts (the
+    conversation loop records no per-step flag)."""
+    from funrl.evaluate.charts import plot_scores
+    from funrl.evaluate.scoring import render_text
+    from funrl.evaluate.truncation import coverage, render_coverage, render_truncation, truncation_stats
 
-    names = [k for k, v in per_category.items() if v is not None]
-    values = [100 * per_category[k] for k in names]
-    fig, ax = plt.subplots(figsize=(max(5, 0.6 * len(names) + 2), 3.5))
-    ax.bar(names, values, color="#4C72B0")
-    for i, v in enumerate(values):
-        ax.text(i, v + 1, f"{v:.1f}", ha="center", fontsize=8)
-    ax.set_ylim(0, 105)
-    ax.set_ylabel("accuracy (%)")
-    ax.set_title(title)
-    ax.tick_params(axis="x", rotation=45)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    single = {s.id for s in samples}
+    rows = [row for row in result.per_entry if row["id"] in single]
+    summary["truncation"] = truncation_stats(rows, args.max_new_tokens)
+    counts: dict[str, int] = {}
+    for item in [*samples, *entries]:
+        counts[item.category] = counts.get(item.category, 0) + 1
+    summary["coverage"] = coverage(counts, args.limit, bfcl=all(s.source == "bfcl" for s in samples))
+    partial = render_coverage(summary["coverage"])
+    parts = [partial] if partial else []
+    parts += [render_text(result, name), render_truncation(summary["truncation"])]
+    cut = {c: info["share"] for c, info in summary["truncation"]["categories"].items()}
+    plot_scores(
+        {name: result.scores},
+        out_dir / "per_category.png",
+        title=f"{name} ({args.format})",
+        categories=list(counts),
+        partial={name: summary["coverage"]["partial"]},
+        truncation={name: cut},
+    )
+    return "\n\n".join(parts)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = make_parser().parse_args(argv)
-    from funrl.score import render_text, score_samples
+    try:
+        (args,) = make_parser().parse_args_and_config(list(sys.argv[1:] if argv is None else argv))
+    except (ValueError, OSError) as exc:
+        print(f"funrl eval: error: {exc}", file=sys.stderr)
+        return 2
+    from funrl.evaluate.scoring import score_samples
 
     try:
         samples = load_eval_samples(args)
@@ -253,7 +333,18 @@ def main(argv: list[str] | None = None) -> int:
     if not samples and not entries:
         print("funrl eval: error: no entries selected", file=sys.stderr)
         return 2
+    javajs = sorted({s.category for s in samples if s.category in ("simple_java", "simple_javascript")})
+    if javajs and not available("tree-sitter"):  # scored as unsupported (N/A), never guessed: say how to fix it
+        print(f"funrl eval: warning: {missing_message('tree-sitter', ', '.join(javajs))}; reported as N/A until then",
+              file=sys.stderr)  # fmt: skip
     out_dir = Path(args.output)
+    if args.update_card and not Path(args.lora or args.model).is_dir():
+        print(f"funrl eval: error: --update-card needs a local model folder; {args.lora or args.model} is not one",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    if args.max_new_tokens is None:
+        args.max_new_tokens, source = default_max_new_tokens(args.model)
+        print(f"funrl eval: max_new_tokens={args.max_new_tokens} ({source})", file=sys.stderr)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         check_run_config(args, out_dir)
@@ -280,13 +371,20 @@ def main(argv: list[str] | None = None) -> int:
     name = args.name or out_dir.name
     result = score_samples([({"id": s.id, "output": outputs[s.id]}, s) for s in samples], args.format)
     if entries:
+        from funrl.evaluate.scoring import merge_multi_turn
         from funrl.multiturn.evaluate import score_results
-        from funrl.score import merge_multi_turn
 
         result = merge_multi_turn(result, *score_results([(mt_results[e.id], e) for e in entries], args.format))
-    with (out_dir / "per_entry.jsonl").open("w", encoding="utf-8") as handle:
-        for row in result.per_entry:
-            handle.write(json.dumps({k: row[k] for k in ("id", "category", "valid", "reason")}) + "\n")
+    flags = read_truncated(out_dir / "generations.jsonl")  # multi-turn entries have no flag (None)
+    for row in result.per_entry:
+        row["truncated"] = flags.get(row["id"])
+    write_atomic(
+        out_dir / "per_entry.jsonl",
+        [
+            dump_line({k: row[k] for k in ("id", "category", "valid", "reason", "truncated")})
+            for row in result.per_entry
+        ],
+    )
     summary: dict[str, Any] = {
         "name": name,
         "model": args.model,
@@ -299,12 +397,14 @@ def main(argv: list[str] | None = None) -> int:
     scored = sum(c["scored"] for c in summary["categories"].values())
     correct = sum(c["correct"] for c in summary["categories"].values())
     summary["micro_accuracy"] = correct / scored if scored else None  # all scored entries pooled
-    (out_dir / "results.json").write_text(json.dumps(summary, indent=2))
-    table = render_text(result, name)
-    (out_dir / "results.md").write_text(f"# {name}\n\n{table}\n")
-    per_cat = {c: s["accuracy"] for c, s in summary["categories"].items()}
-    plot_categories(per_cat, out_dir / "per_category.png", f"{name} ({args.format})")
+    table = add_limits_report(summary, result, samples, entries, args, out_dir, name)
+    write_atomic(out_dir / "results.json", dumps(summary, indent=2))
+    write_atomic(out_dir / "results.md", f"# {name}\n\n{table}\n")
     print(table)
+    if args.update_card:
+        from funrl.model_card import update_card_results
+
+        print(f"funrl eval: results added to {update_card_results(args.lora or args.model, summary, out_dir)}")
     files = "generations.jsonl, " if samples else ""
     files += "generations_multi_turn.jsonl, " if entries else ""
     print(f"\nwrote {out_dir}/: {files}per_entry.jsonl, results.json, results.md, per_category.png")

@@ -6,7 +6,7 @@
 Results are written one line per finished entry, `{"id": ..., "result": [[step text, ...], ...]}` (the shape of
 BFCL's result files, so `funrl score` and the official checker read them alike). A re-run skips the entries
 already there; a torn last line (a killed run) is dropped with a warning and that entry runs again. Scores are
-per-category `[correct, scored]` counts and BFCL's error types, for `funrl.metrics.aggregate`.
+per-category `[correct, scored]` counts and BFCL's error types, for `funrl.evaluate.metrics.aggregate`.
 """
 
 from __future__ import annotations

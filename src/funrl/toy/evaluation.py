@@ -1,6 +1,6 @@
 """Evaluation and reporting of `funrl quickstart` / `funrl ablate`: greedy pass@1 through `funrl eval`, the SFT
-model's pass@k (k sampled completions per prompt, scored by `funrl.score.score_samples`), per-category accuracy, the
-learning-curve figure and the results table.
+model's pass@k (k sampled completions per prompt, scored by `funrl.evaluate.scoring.score_samples`),
+per-category accuracy, the learning-curve figure and the results table.
 
     from funrl.toy.evaluation import evaluate_greedy, pass_at_k, category_accuracy
     acc = category_accuracy(evaluate_greedy("runs/qs/sft", Path("runs/qs/data/heldout.jsonl"), Path("out"), 160))
@@ -41,7 +41,7 @@ def evaluate_greedy(
 
 def pass_at_k(model: str, samples: list[Sample], k: int, temperature: float, max_new_tokens: int,
               seed: int, fmt: str = "funrl") -> dict[str, Any]:  # fmt: skip
-    """k sampled completions per prompt at `temperature`, scored by `funrl.score.score_samples`.
+    """k sampled completions per prompt at `temperature`, scored by `funrl.evaluate.scoring.score_samples`.
 
     Returns:
         `dict`: `pass_at_k` (share of prompts with at least one correct completion), `mean_sampled` (share of
@@ -50,7 +50,7 @@ def pass_at_k(model: str, samples: list[Sample], k: int, temperature: float, max
     import torch
 
     from funrl.evaluate.backends import HFBackend
-    from funrl.score import score_samples
+    from funrl.evaluate.scoring import score_samples
     from funrl.template import render_prompt
 
     backend = HFBackend(model, batch_size=max(1, 64 // k), max_new_tokens=max_new_tokens, device="cpu")

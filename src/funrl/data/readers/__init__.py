@@ -19,7 +19,6 @@ or, for BFCL, `read_items(spec, source, options) -> Iterator[ReadItem]`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from typing import Any
 from funrl.data.readers import bfcl, canonical, glaive, hermes, openai_chat, sharegpt, toolace, xlam
 from funrl.data.readers.common import ReadContext, ReaderOptions, record_id
 from funrl.data.records import ReadItem, RecordError, Rejection, SourceError
+from funrl.jsonl import LineError, load_file, problem, read_lines
 
 READERS = {
     "xlam": xlam,
@@ -56,30 +56,30 @@ Record = tuple[dict[str, Any], Any, bool, "dict[str, str] | None"]
 
 
 def _jsonl(path: Path) -> Iterator[Record]:
-    with path.open(encoding="utf-8") as handle:
-        index = 0
-        for lineno, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            origin = {"file": str(path), "line": lineno, "index": index}
-            index += 1
-            try:
-                yield origin, json.loads(line), False, None
-            except json.JSONDecodeError as exc:
-                detail = f"{path}:{lineno}: invalid JSON ({exc.msg} at column {exc.colno})"
-                yield origin, line.rstrip("\n"), False, {"code": "READ_JSON", "detail": detail}
+    index = 0
+    for line in read_lines(path):
+        origin = {"file": str(path), "line": line.lineno, "index": index}
+        index += 1
+        if line.error is not None:
+            yield origin, line.text, False, {"code": line.error.code, "detail": line.error.message}
+        else:
+            yield origin, line.value, False, None
 
 
 def _json_or_jsonl(path: Path) -> Iterator[Record]:
-    with path.open(encoding="utf-8") as handle:
-        head = handle.read(4096).lstrip()
-    if not head.startswith("["):
+    with path.open("rb") as handle:
+        head = handle.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not head.startswith(b"["):
         yield from _jsonl(path)  # BFCL and many exports write JSON Lines under a .json name
         return
     try:
-        rows = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise SourceError(f"{path}: invalid JSON list (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+        rows = load_file(path)
+    except LineError as exc:
+        raise SourceError(
+            f"invalid JSON list: {exc.message} (a JSON list is read whole: fix it, or write JSON Lines)"
+        ) from None
+    if not isinstance(rows, list):
+        raise SourceError(f"{path}: expected a JSON list of records, got {type(rows).__name__}")
     for index, row in enumerate(rows):
         yield {"file": str(path), "line": None, "index": index}, row, False, None
 
@@ -110,14 +110,28 @@ def _dataset(ds: Any, name: str) -> Iterator[Record]:
             yield origin, row, True, None
 
 
+def _is_saved_dataset(path: Path) -> bool:
+    return path.is_dir() and any(
+        (path / f).is_file() for f in ("dataset_info.json", "state.json", "dataset_dict.json")
+    )
+
+
+def looks_local(spec: str) -> bool:
+    """A name that can only mean a local file or folder (not a Hub id `org/name` or `name`)."""
+    return (
+        spec.startswith((".", "/", "~"))
+        or "\\" in spec
+        or spec.count("/") > 1
+        or Path(spec).suffix.lower() in (".jsonl", ".json", ".parquet", ".ndjson", ".csv", ".txt")
+    )
+
+
 def _load_dataset(spec: str) -> Any:
     import datasets
 
     path = Path(spec)
     try:
-        if path.is_dir() and any(
-            (path / f).is_file() for f in ("dataset_info.json", "state.json", "dataset_dict.json")
-        ):
+        if _is_saved_dataset(path):
             return datasets.load_from_disk(str(path))
         return datasets.load_dataset(spec)
     except Exception as exc:  # datasets raises many error types (FileNotFoundError, DatasetNotFoundError, ...)
@@ -140,10 +154,12 @@ def iter_records(spec: Any) -> Iterator[Record]:
                     yield from _json_or_jsonl(path)
                 else:
                     raise SourceError(f"{path}: unknown file type {suffix!r} (use .jsonl, .json or .parquet)")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise SourceError(f"cannot read {path}: {exc}") from None
+            except OSError as exc:
+                raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from None
             return
-        if str(spec).endswith((".jsonl", ".json", ".parquet", ".ndjson")) and not path.is_dir():
+        if path.is_dir() and not _is_saved_dataset(path):
+            raise SourceError(f"input {path} is a folder, not a data file nor a saved dataset (`save_to_disk`)")
+        if not path.exists() and looks_local(str(spec)):
             raise SourceError(f"input file {path} not found")
         yield from _dataset(_load_dataset(str(spec)), str(spec))
         return
@@ -189,6 +205,11 @@ def read_source(
             yield ReadItem(origin, [], Rejection(fallback_id, origin, "read", [error], record))
             continue
         ctx = ReadContext(source=source, fmt=fmt, origin=origin, options=options, from_arrow=from_arrow)
+        found = problem(record) if (from_arrow or origin.get("line") is None) else None  # JSONL is checked on read
+        if found is not None:
+            reason = {"code": found[0], "detail": f"{ctx.where}: {found[1]}"}
+            yield ReadItem(origin, [], Rejection(fallback_id, origin, "read", [reason], record))
+            continue
         try:
             if not isinstance(record, dict):
                 raise RecordError("READ_FIELD", f"expected a JSON object, got {type(record).__name__}")

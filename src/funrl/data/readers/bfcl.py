@@ -22,6 +22,7 @@ from typing import Any
 from funrl.bfcl import NO_ANSWER_CATEGORIES, SINGLE_TURN, entry_sample, expand_categories, find_data_dir
 from funrl.data.readers.common import ReaderOptions
 from funrl.data.records import ReadItem, RecordError, Rejection, SourceError
+from funrl.jsonl import read_lines
 from funrl.schema import Sample
 
 _FILE = re.compile(r"^BFCL_(v\d+)_(.+)\.json$")
@@ -71,16 +72,16 @@ def _sample(row: dict[str, Any], category: str, answers: dict[str, list], source
 
 def read_file(qpath: Path, category: str, apath: Path, source: str) -> Iterator[ReadItem]:
     answers = {} if category in NO_ANSWER_CATEGORIES else _answers(apath)
-    for index, (lineno, line) in enumerate(_lines(qpath)):
+    try:
+        lines = list(read_lines(qpath))
+    except OSError as exc:
+        raise SourceError(f"cannot read BFCL file {qpath}: {exc}") from None
+    for index, line in enumerate(lines):
+        lineno, row = line.lineno, line.value
         origin = {"file": str(qpath), "line": lineno, "index": index}
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            reason = {
-                "code": "READ_JSON",
-                "detail": f"{qpath}:{lineno}: invalid JSON ({exc.msg} at column {exc.colno})",
-            }
-            yield ReadItem(origin, [], Rejection(f"{source}-{category}-{index}", origin, "read", [reason], line))
+        if line.error is not None:
+            reason = {"code": line.error.code, "detail": line.error.message}
+            yield ReadItem(origin, [], Rejection(f"{source}-{category}-{index}", origin, "read", [reason], line.text))
             continue
         try:
             if not isinstance(row, dict):

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from funrl.data.records import RecordError, add_audit, category_for, ground_truth_from_calls, where
+from funrl.jsonl import MAX_DEPTH, problem
 from funrl.schema import Sample, normalize_tools
 
 
@@ -118,11 +119,30 @@ class _DuplicateKey(ValueError):
     pass
 
 
-_STRICT_JSON = json.JSONDecoder(object_pairs_hook=_no_duplicate_keys)
+class _NonFinite(ValueError):
+    pass
+
+
+def _non_finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NonFinite(text)
+    return value
+
+
+def _constant(name: str) -> Any:
+    raise _NonFinite(name)
+
+
+_STRICT_JSON = json.JSONDecoder(
+    object_pairs_hook=_no_duplicate_keys, parse_constant=_constant, parse_float=_non_finite
+)
 
 
 def from_literal(value: Any, path: str) -> Any:
     """Python literal -> JSON value (tuple -> list); sets, bytes, complex, non-finite floats rejected (P2)."""
+    if isinstance(value, str) and problem(value) is not None:
+        raise RecordError("READ_SURROGATE", f"lone surrogate in a string at {path or 'top level'}")
     if value is None or isinstance(value, (str, bool, int)):
         return value
     if isinstance(value, float):
@@ -146,11 +166,21 @@ def loads(text: str, what: str, ctx: ReadContext, *, field: str, literal_ok: boo
     parser (P2, audited as `parsed_as_python_literal`). Never rewrites quotes. `code` replaces the P1/P2
     reason code of a failure (e.g. `"S1"` for a tool list)."""
     try:
-        return _STRICT_JSON.decode(text)
+        value = _STRICT_JSON.decode(text)
     except _DuplicateKey as dup:
         raise RecordError("P9", f"{what}: duplicate key {dup.args[0]!r} in a JSON object", field=field) from None
+    except _NonFinite as exc:
+        detail = f"{what}: non-finite number {exc.args[0]} (not JSON)"
+        raise RecordError("READ_NONFINITE", detail, field=field) from None
+    except RecursionError:
+        raise RecordError("READ_DEPTH", f"{what}: nested too deeply", field=field) from None
     except json.JSONDecodeError as exc:
         json_error = f"{exc.msg} at column {exc.colno}"
+    else:
+        found = problem(value, 1) if ("\\u" in text or text.count("[") + text.count("{") > MAX_DEPTH) else None
+        if found is not None:
+            raise RecordError(found[0], f"{what}: {found[1]}", field=field)
+        return value
     if not literal_ok:
         raise RecordError(code or "P1", f"{what} is not valid JSON ({json_error})", field=field)
     try:

@@ -22,7 +22,7 @@ BFCL's (bfcl-eval `generate_leaderboard_csv`, see the BFCL scoring spec, section
 A group whose categories were not all scored is `None` and its note says which are missing, as in
 the official script. Weights are BFCL's entry counts (`dataset_size`), not the number of lines scored.
 
-    from funrl.metrics import aggregate, render_markdown
+    from funrl.evaluate.metrics import aggregate, render_markdown
     scores = aggregate({"simple_python": (380, 400), "multiple": (180, 200)})
     scores.groups["v4_non_live_ast"].value     # None: simple_java, ... were not scored
     print(render_markdown({"my-model": scores}))
