@@ -153,6 +153,8 @@ TRL_PARSED = ("train", "sft", "prepare", "score", "eval", "report")
 def _check_funrl(sub: str, args: list[str], where: str) -> None:
     if sub == "--debug" and args:  # `funrl --debug <command> ...`: the global flag of funrl.cli
         sub, args = args[0], args[1:]
+    if sub == "PLACEHOLDER":  # `funrl <command> ...`: prose about every command, not one command to check
+        return
     assert sub in COMMANDS, f"{where}: `funrl {sub}` is not a funrl command ({', '.join(COMMANDS)})"
     text = help_text("funrl", sub)
     if sub in TRL_PARSED:
