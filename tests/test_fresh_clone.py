@@ -63,4 +63,6 @@ def test_fresh_clone_runs_the_readme_main_command(tmp_path):
     for name in ("results.md", "results.json", "curves.png", "summary.txt"):
         assert (out / name).is_file(), f"{name} missing after `{command}`:\n{tail}"
     result = json.loads((out / "results.json").read_text())
-    assert all(0.0 <= acc["overall"] <= 1.0 for acc in result["accuracy"].values())
+    # {split: {model: {category: accuracy}}}: both evaluation splits, every model scored
+    assert set(result["accuracy"]) == {"eval_id", "eval_ood"}
+    assert all(0.0 <= acc["overall"] <= 1.0 for rows in result["accuracy"].values() for acc in rows.values())

@@ -154,7 +154,9 @@ class TestResolveAndCli:
 
     def test_bare_name_is_tiny_seed0(self, tmp_path, monkeypatch):
         built = []
-        monkeypatch.setattr("funrl.toy.tiny_model.build_tiny_model", lambda path, size, seed: built.append((size, seed)))
+        monkeypatch.setattr(
+            "funrl.toy.tiny_model.build_tiny_model", lambda path, size, seed: built.append((size, seed))
+        )
         assert resolve_model_path("funrl-tiny", tmp_path).endswith("tiny-tiny-seed0")
         assert built == [("tiny", 0)]
 
