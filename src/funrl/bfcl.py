@@ -106,7 +106,7 @@ def find_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
     )
 
 
-def _read_json_lines(path: Path) -> list[dict]:
+def read_json_lines(path: Path) -> list[dict]:
     rows = []
     with path.open(encoding="utf-8") as handle:
         for lineno, line in enumerate(handle, start=1):
@@ -155,9 +155,9 @@ def load_category(data_dir: str | os.PathLike | None, category: str, version: st
     if category not in NO_ANSWER_CATEGORIES:
         if not apath.is_file():
             raise FileNotFoundError(f"{apath} not found: category {category} needs its possible answers")
-        answers = {row["id"]: row["ground_truth"] for row in _read_json_lines(apath)}
+        answers = {row["id"]: row["ground_truth"] for row in read_json_lines(apath)}
     samples = []
-    for lineno, row in enumerate(_read_json_lines(qpath), start=1):
+    for lineno, row in enumerate(read_json_lines(qpath), start=1):
         if category not in NO_ANSWER_CATEGORIES and row["id"] not in answers:
             raise SchemaError(f"{apath}: no possible answer for id {row['id']!r} ({qpath}:{lineno})")
         samples.append(entry_sample(row, category, answers.get(row["id"], [])))

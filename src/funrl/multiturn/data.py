@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from funrl.bfcl import read_json_lines
 from funrl.multiturn import MULTI_TURN_CATEGORIES, MULTI_TURN_GROUP
 from funrl.multiturn.apis import CLASSES
 from funrl.schema import SchemaError
@@ -63,15 +64,7 @@ def expand_multi_turn(spec: str | list[str]) -> list[str]:
 def _rows(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found")
-    rows = []
-    with path.open(encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, start=1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as exc:
-                    raise SchemaError(f"{path}:{lineno}: invalid JSON ({exc.msg})") from None
-    return rows
+    return read_json_lines(path)
 
 
 def load_function_docs(root: Path, class_name: str) -> list[dict[str, Any]]:
