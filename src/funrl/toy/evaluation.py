@@ -109,25 +109,10 @@ def category_accuracy(results: dict[str, Any]) -> dict[str, float | None]:
 
 
 def plot_curves(log_history: list[dict[str, Any]], path: Path, title: str) -> None:
-    """reward, KL, entropy and entropy bonus against step, one panel each (a missing metric is left blank)."""
-    import matplotlib
+    """reward, KL, entropy and entropy bonus against step (`funrl.curves`, the library's one plotter)."""
+    from funrl.curves import curves_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(CURVE_KEYS), figsize=(4 * len(CURVE_KEYS), 3))
-    for ax, (key, label) in zip(axes, CURVE_KEYS):
-        points = [(row["step"], row[key]) for row in log_history if key in row and "step" in row]
-        if points:
-            ax.plot(*zip(*points), color="#C44E52")
-        else:
-            ax.text(0.5, 0.5, "not logged", ha="center", va="center", transform=ax.transAxes)
-        ax.set_title(label)
-        ax.set_xlabel("step")
-    fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    curves_figure([log_history], tuple(key for key, _ in CURVE_KEYS), ["RL"], title).savefig(path, dpi=110)
 
 
 def _pct(value: float | None) -> str:
