@@ -51,6 +51,8 @@ class Plan:
     num_iterations: int = 1
     max_stage_minutes: float = 30.0
     rl_mix: dict[str, float] | None = None
+    think: str = "plan"
+    fast_generation: bool = False
 
     @property
     def control_steps(self) -> int:
@@ -93,7 +95,7 @@ def build_data(out: Path, seed: int, plan: Plan, judge_url: str | None = None, j
     """Raw toy records -> `funrl prepare` -> `data/{warmup,rl}.jsonl` and the two evaluation splits."""
     from funrl.data.prepare import main as prepare_main
     from funrl.toy.base import compact, excluded_queries
-    from funrl.toy.world import generate, to_xlam
+    from funrl.toy.world import generate, plan_think, to_xlam
 
     data = out / "data"
     data.mkdir(parents=True, exist_ok=True)
@@ -119,6 +121,9 @@ def build_data(out: Path, seed: int, plan: Plan, judge_url: str | None = None, j
         raise RuntimeError(f"funrl prepare failed with exit code {code}; see {data / 'prepared'}")
     kept = read_samples(data / "prepared" / "train.jsonl")
     id_split, ood_split = EVAL_SPLITS[eval_split]
+    if plan.think == "plan":  # the toy's own CoT (funrl.toy.world.plan_think); "template": the library's default
+        for sample in kept:
+            sample.meta["think"] = plan_think(sample)
     sets = {
         "warmup": [s for s in kept if "toy-train" in s.id],
         "rl": [s for s in kept if "toy-rl" in s.id],
@@ -192,7 +197,7 @@ def run_rl(model: str, data: Path, out_dir: Path, plan: Plan, seed: int, entropy
             "--num_generations", str(plan.num_generations), "--per_device_train_batch_size",
             str(plan.num_generations * plan.rl_prompts_per_step), "--max_completion_length", str(plan.max_new_tokens),
             "--learning_rate", str(plan.rl_lr), "--lr_scheduler_type", "constant_with_warmup", "--warmup_steps",
-            str(min(5, plan.rl_steps // 4)),
+            str(min(5, plan.rl_steps // 4)), "--fast_generation", str(plan.fast_generation).lower(),
             *_common_args(out_dir, seed, plan.rl_steps)]  # fmt: skip
     script_args, training_args, model_args = make_parser().parse_args_and_config(argv)
     trainer = build_trainer(script_args, training_args, model_args)

@@ -503,3 +503,14 @@ def corpus_text(n: int = 2000, seed: int = 0) -> list[str]:
         texts.append(json.dumps(sample.tools))
         texts.append(render_calls(ground_truth_to_calls(sample.ground_truth)))
     return texts
+
+
+def plan_think(sample: Sample) -> str:
+    """The toy's chain of thought: a plan that counts the calls and names their functions, `2 calls: f, g.`, or
+    `0 calls: no function fits.`. Unlike the library's default (`funrl.template.render_think`, which restates every
+    value the answer then copies), each of its tokens is a decision the answer depends on (which functions, how many
+    calls), so a policy's uncertainty shows in the chain of thought, and it is about half as long."""
+    names = [next(iter(call)) for call in sample.ground_truth]
+    if not names:
+        return "0 calls: no function fits."
+    return f"{len(names)} call{'s' if len(names) > 1 else ''}: {', '.join(names)}."
