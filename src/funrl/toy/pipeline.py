@@ -53,6 +53,7 @@ class Plan:
     rl_mix: dict[str, float] | None = None
     think: str = "plan"
     fast_generation: bool = False
+    workers: int = 2
 
     @property
     def control_steps(self) -> int:
@@ -61,7 +62,7 @@ class Plan:
     @classmethod
     def smoke(cls) -> Plan:
         return cls(warmup_steps=2, rl_steps=2, n_eval=10, k=2, pass_k_prompts=6, max_new_tokens=24,
-                   num_generations=2, rl_prompts_per_step=2, sft_batch=8)  # fmt: skip
+                   num_generations=2, rl_prompts_per_step=2, sft_batch=8, workers=1)  # fmt: skip
 
 
 def parse_mix(text: str) -> dict[str, float]:
@@ -238,6 +239,28 @@ def _train(trainer, out_dir: Path, steps: int, plan: Plan, name: str) -> dict[st
     return summary
 
 
+def _in_worker(threads: int, fn, args: tuple, kwargs: dict):
+    import torch
+
+    torch.set_num_threads(threads)
+    return fn(*args, **kwargs)
+
+
+def run_parallel(jobs: list[tuple[Any, tuple, dict]], workers: int, threads: int = 1) -> list[Any]:
+    """Run independent jobs `(function, args, kwargs)` side by side, at most `workers` at once, each in its own
+    process with `threads` torch threads; results in the order of `jobs`. In this process, one after the other, when
+    `workers <= 1`. The functions must be importable (module level) and their arguments picklable."""
+    if workers <= 1 or len(jobs) <= 1:
+        return [fn(*args, **kwargs) for fn, args, kwargs in jobs]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("spawn")  # fresh interpreters: no forked torch thread pools
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:
+        futures = [pool.submit(_in_worker, threads, fn, args, kwargs) for fn, args, kwargs in jobs]
+        return [future.result() for future in futures]
+
+
 def run_stage(out: Path, folder: str, resume: bool, fn, *fn_args, **kwargs) -> dict[str, Any]:
     """Run a training stage, or keep it when resuming and its `stage_summary.json` exists."""
     summary = out / folder / "stage_summary.json"
@@ -251,21 +274,31 @@ def run_stage(out: Path, folder: str, resume: bool, fn, *fn_args, **kwargs) -> d
 # The whole run
 
 
-def evaluate_models(models: dict[str, Path], paths: dict[str, Path], out: Path, plan: Plan) -> dict[str, Any]:
-    """Greedy pass@1 per category of every model on both evaluation splits: `{split: {model: {category: acc}}}`. A
-    finished evaluation of the same entries (its results.json) is reused."""
-    table: dict[str, Any] = {}
+def evaluate_models(models: dict[str, Path], paths: dict[str, Path], out: Path, plan: Plan,
+                    extra: tuple[Any, tuple, dict] | None = None) -> tuple[dict[str, Any], Any]:  # fmt: skip
+    """Greedy pass@1 per category of every model on both evaluation splits, `plan.workers` evaluations at a time,
+    with an optional extra job (the start model's pass@k) in the same pool. A finished evaluation of the same
+    entries (its results.json) is reused.
+
+    Returns:
+        `tuple`: `{split: {model: {category: acc}}}` and the extra job's result (`None` without one).
+    """
+    jobs, keys, results = [], [], {}
     for split in ("eval_id", "eval_ood"):
-        table[split] = {}
         for name, path in models.items():
             folder = out / "eval" / f"{path.name}-{split}"
             done = folder / "results.json"
             if done.is_file() and json.loads(done.read_text()).get("entries") == plan.n_eval:
-                result = json.loads(done.read_text())
+                results[split, name] = json.loads(done.read_text())
             else:
-                result = evaluate_greedy(str(path), paths[split], folder, plan.max_new_tokens)
-            table[split][name] = category_accuracy(result)
-    return table
+                jobs.append((evaluate_greedy, (str(path), paths[split], folder, plan.max_new_tokens), {}))
+                keys.append((split, name))
+    done_jobs = run_parallel(jobs + ([extra] if extra else []), plan.workers)
+    results.update(zip(keys, done_jobs))
+    table = {
+        split: {name: category_accuracy(results[split, name]) for name in models} for split in ("eval_id", "eval_ood")
+    }
+    return table, (done_jobs[-1] if extra else None)
 
 
 ARM_NAMES = {"warmup": "start (warm-up)", "grpo": "+ GRPO", "funrl": "+ FunRL", "sft_control": "+ SFT control"}
@@ -283,7 +316,7 @@ def run_seed(out: Path, seed: int, plan: Plan, base: Path, rl_arms: tuple[str, .
     """
     from funrl.toy.evaluation import pass_at_k
 
-    steps = 3 + len(rl_arms) + int(control)
+    steps = 4
     log(f"1/{steps} data: toy world -> funrl prepare (rule stages)")
     paths = {k: out / "data" / f"{k}.jsonl" for k in ("warmup", "rl", "eval_id", "eval_ood")}
     if not (resume and all(p.is_file() for p in paths.values())):
@@ -292,25 +325,28 @@ def run_seed(out: Path, seed: int, plan: Plan, base: Path, rl_arms: tuple[str, .
     log(f"2/{steps} format warm-up: {plan.warmup_steps} SFT steps (think/answer)")
     stages = [run_stage(out, "warmup", resume, run_sft, str(base), paths["warmup"], out / "warmup",
                         plan.warmup_steps, plan, seed, "warmup")]  # fmt: skip
-    for i, arm in enumerate(rl_arms):
-        log(f"{3 + i}/{steps} {arm}: {plan.rl_steps} steps from warmup/")
-        stages.append(run_stage(out, arm, resume, run_rl, str(out / "warmup"), paths["rl"], out / arm, plan, seed,
-                                entropy_adv=arm == "funrl"))  # fmt: skip
-    folders = ["warmup", *rl_arms]
+    jobs, folders = [], ["warmup", *rl_arms]
+    for arm in rl_arms:
+        jobs.append((run_stage, (out, arm, resume, run_rl, str(out / "warmup"), paths["rl"], out / arm, plan, seed),
+                     {"entropy_adv": arm == "funrl"}))  # fmt: skip
     if control:
-        log(f"{steps - 1}/{steps} control: warm-up SFT continued for {plan.control_steps} steps (RL's compute)")
-        stages.append(run_stage(out, "sft_control", resume, run_sft, str(out / "warmup"), paths["warmup"],
-                                out / "sft_control", plan.control_steps, plan, seed + 1, "sft_control"))  # fmt: skip
+        jobs.append((run_stage, (out, "sft_control", resume, run_sft, str(out / "warmup"), paths["warmup"],
+                                 out / "sft_control", plan.control_steps, plan, seed + 1, "sft_control"), {}))  # fmt: skip
         folders.append("sft_control")
-    log(f"{steps}/{steps} evaluation: greedy pass@1 of {len(folders)} models on 2 splits x {plan.n_eval}; start "
+    what = [f"{arm} ({plan.rl_steps} steps)" for arm in rl_arms] + (
+        [f"the control (warm-up SFT continued for RL's compute: {plan.control_steps} steps)"] if control else [])  # fmt: skip
+    log(f"3/{steps} from warmup/: {', '.join(what)}; {min(plan.workers, len(jobs))} at a time, one process each")
+    stages += run_parallel(jobs, plan.workers)
+    log(f"4/{steps} evaluation: greedy pass@1 of {len(folders)} models on 2 splits x {plan.n_eval}; start "
         f"pass@{plan.k} on {plan.pass_k_prompts} prompts")  # fmt: skip
-    accuracy = evaluate_models({ARM_NAMES[f]: out / f for f in folders}, paths, out, plan)
     pk_file = out / "eval" / "start_pass_at_k.json"
-    if resume and pk_file.is_file():
-        pk = json.loads(pk_file.read_text())
-    else:
+    pk_job = None
+    if not (resume and pk_file.is_file()):
         samples = read_samples(paths["eval_id"])[: plan.pass_k_prompts]
-        pk = pass_at_k(str(out / "warmup"), samples, plan.k, plan.temperature, plan.max_new_tokens, seed)
+        pk_job = (pass_at_k, (str(out / "warmup"), samples, plan.k, plan.temperature, plan.max_new_tokens, seed), {})
+    accuracy, pk = evaluate_models({ARM_NAMES[f]: out / f for f in folders}, paths, out, plan, extra=pk_job)
+    if pk_job:
         pk_file.write_text(json.dumps(pk, indent=2) + "\n")
+    pk = json.loads(pk_file.read_text())
     histories = {arm: json.loads((out / arm / "log_history.json").read_text()) for arm in rl_arms}
     return {"accuracy": accuracy, "start_pass_at_k": pk, "stages": stages, "histories": histories, "paths": paths}
