@@ -53,7 +53,7 @@ class AblateArguments:
     rl_lr: float = field(default=Plan.rl_lr, metadata=_help("RL learning rate"))
     eval_split: str = field(default="heldout", metadata=_help("evaluation splits", choices=sorted(EVAL_SPLITS)))
     threads: int = field(default=1, metadata=_help("torch threads"))
-    base: str | None = field(default=None, metadata=_help("start model folder (default: the shipped toy base model)"))
+    base: str | None = field(default=None, metadata=_help("start model folder; unset: the shipped toy base model"))
     smoke: bool = field(
         default=False, metadata=_help("a few steps per stage (tests): Plan.smoke(), step options unused")
     )

@@ -84,7 +84,7 @@ class QuickstartArguments:
                        "defaults still apply"),
     )  # fmt: skip
     threads: int = field(default=1, metadata=_help("torch threads"))
-    base: str | None = field(default=None, metadata=_help("start model folder (default: the shipped toy base model)"))
+    base: str | None = field(default=None, metadata=_help("start model folder; unset: the shipped toy base model"))
     plain_grpo: bool = field(default=False, metadata=_help("train plain GRPO instead of FunRL (the baseline)"))
     warmup_steps: int = field(default=Plan.warmup_steps, metadata=_help("format warm-up SFT steps"))
     rl_steps: int = field(default=Plan.rl_steps, metadata=_help("RL optimizer steps"))
