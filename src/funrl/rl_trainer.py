@@ -5,8 +5,8 @@ A library module: the `funrl train` command (`funrl.train`) and the CPU demo (`f
 trainers here and train them themselves.
 
     from funrl.rl_trainer import build_trainer, make_parser
-    script_args, training_args, model_args = make_parser().parse_args_and_config(["--config", "recipes/smoke/funrl.yaml"])
-    trainer = build_trainer(script_args, training_args, model_args)   # resolved model, rewards, dataset
+    args = make_parser().parse_args_and_config(["--config", "recipes/smoke/funrl.yaml"])
+    trainer = build_trainer(*args)   # resolved model, rewards, dataset
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ A library module: the `funrl sft` command (`funrl.sft`) and the CPU demo (`funrl
 build their trainers here and train them themselves.
 
     from funrl.sft_trainer import build_trainer, make_parser
-    script_args, training_args, model_args = make_parser().parse_args_and_config(["--config", "recipes/smoke/sft.yaml"])
-    trainer = build_trainer(script_args, training_args, model_args)   # resolved model, dataset, time budget
+    args = make_parser().parse_args_and_config(["--config", "recipes/smoke/sft.yaml"])
+    trainer = build_trainer(*args)   # resolved model, dataset, time budget
 """
 
 from __future__ import annotations

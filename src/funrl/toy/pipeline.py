@@ -94,8 +94,9 @@ def build_data(out: Path, seed: int, plan: Plan, judge_url: str | None = None, j
     shared = Path(__file__).resolve().parents[3].parent / "shared" / "bfcl_data"  # a checkout beside the BFCL data
     bfcl_dir = os.environ.get("BFCL_DATA_DIR") or (str(shared) if (shared / "possible_answer").is_dir() else None)
     dedup = {"bfcl_data_dir": bfcl_dir} if bfcl_dir else {"decontaminate": False}
-    report = run_prepare(PrepareConfig(inputs=[InputSpec(str(raw), "xlam")], output=str(data / "prepared"),
-                                       val_ratio=0.0, seed=seed, judge=judge, dedup=dedup, progress=False))  # fmt: skip
+    config = PrepareConfig(inputs=[InputSpec(str(raw), "xlam")], output=str(data / "prepared"), val_ratio=0.0,
+                           seed=seed, judge=judge, dedup=dedup, progress=False)  # fmt: skip
+    report = run_prepare(config)
     print_report(report)
     if not report["files"]["train.jsonl"]:
         raise RuntimeError(f"funrl prepare kept no sample; see {data / 'prepared' / 'report.json'}")
