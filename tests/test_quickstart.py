@@ -16,7 +16,7 @@ from funrl.template import (
     tool_signature,
 )
 from funrl.toy.evaluation import results_markdown
-from funrl.toy.pipeline import CONTROL_STEPS_PER_RL_STEP, Plan
+from funrl.toy.pipeline import CONTROL_STEPS_PER_RL_STEP, RL_MIX, Plan
 from funrl.toy.quickstart import main, make_parser, parse_mix, plan_from_args
 from funrl.toy.world import generate
 
@@ -129,7 +129,7 @@ def test_help_shows_the_plan_defaults(capsys):
     for option, value in (("warmup-steps", Plan.warmup_steps), ("rl-steps", Plan.rl_steps), ("rl-lr", Plan.rl_lr),
                           ("max-stage-minutes", Plan.max_stage_minutes), ("seed", 0), ("threads", 1)):  # fmt: skip
         assert f"--{option}" in text and f"(default: {value})" in text, option
-    assert "unset: simple=" in text  # the RL mix used when --rl-mix is not given
+    assert "unset: " in text and all(f"{name}=" in text for name in RL_MIX)  # the mix used without --rl-mix
     assert "{heldout,validation}" in text  # the evaluation splits are choices
 
 
