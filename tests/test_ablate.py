@@ -1,4 +1,5 @@
-"""funrl.toy.ablate aggregation on synthetic inputs: mean ± std over seeds, paired differences, common-step curves."""
+"""funrl.toy.ablate aggregation on synthetic inputs: mean ± std over seeds, paired differences, common-step curves;
+and its options (TRL's parser, like train and sft)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,18 @@ import math
 
 import pytest
 
-from funrl.toy.ablate import aggregate, difference, mean_curve, mean_std, plot_ablation, results_markdown
+from funrl.toy.ablate import (
+    aggregate,
+    difference,
+    main,
+    make_parser,
+    mean_curve,
+    mean_std,
+    parse_seeds,
+    plot_ablation,
+    results_markdown,
+)
+from funrl.toy.pipeline import Plan
 
 
 def _rows(sft, grpo, funrl, control, pm_funrl=None):
@@ -97,3 +109,49 @@ def test_results_markdown_and_plot(tmp_path):
     hist = [[{"step": s, "reward": s / 10, "kl": s / 100, "entropy": 1.0} for s in range(1, 6)]]
     plot_ablation({"grpo": hist, "funrl": hist}, tmp_path / "c.png", "t")
     assert (tmp_path / "c.png").stat().st_size > 1000
+
+
+# ---- the options -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [("0,1,2", [0, 1, 2]), (" 3 , ", [3]), ("5", [5]), ([4, 7], [4, 7])],  # a recipe gives a list
+)
+def test_parse_seeds(value, expected):
+    assert parse_seeds(value) == expected
+
+
+@pytest.mark.parametrize(
+    "value, message", [("0,a", "is not a comma-separated list of integers"), ("", "empty"), (",", "empty")]
+)
+def test_parse_seeds_errors(value, message):
+    with pytest.raises(ValueError, match=message):
+        parse_seeds(value)
+
+
+def test_help_shows_the_defaults(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        make_parser().parse_args_and_config(["--help"])
+    assert exit_info.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for option, value in (("seeds", "0,1,2"), ("warmup-steps", Plan.warmup_steps), ("rl-steps", Plan.rl_steps),
+                          ("rl-lr", Plan.rl_lr), ("threads", 1)):  # fmt: skip
+        assert f"--{option}" in text and f"(default: {value})" in text, option
+
+
+def test_bad_seeds_is_one_clear_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--output", str(tmp_path / "ab"), "--seeds", "0,x"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err == "funrl ablate: error: --seeds '0,x' is not a comma-separated list of integers\n"
+    assert not (tmp_path / "ab").exists()
+
+
+def test_recipe_yaml_and_flags(tmp_path):
+    recipe = tmp_path / "ablate.yaml"
+    recipe.write_text("output: runs/ab\nseeds: [0, 3]\nrl_steps: 20\neval_split: validation\n")
+    (args,) = make_parser().parse_args_and_config(["--config", str(recipe), "--rl_steps", "10", "--smoke"])
+    assert (args.output, args.seed_list, args.rl_steps, args.eval_split, args.smoke) == (
+        "runs/ab", [0, 3], 10, "validation", True)  # fmt: skip

@@ -3,7 +3,6 @@ plan, the results tables, and the compact prompt styles of funrl.template that t
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import pytest
@@ -17,8 +16,8 @@ from funrl.template import (
     tool_signature,
 )
 from funrl.toy.evaluation import results_markdown
-from funrl.toy.pipeline import CONTROL_STEPS_PER_RL_STEP, Plan, parse_mix
-from funrl.toy.quickstart import main
+from funrl.toy.pipeline import CONTROL_STEPS_PER_RL_STEP, RL_MIX, Plan
+from funrl.toy.quickstart import main, make_parser, parse_mix, plan_from_args
 from funrl.toy.world import generate
 
 
@@ -94,6 +93,7 @@ def test_resume_keeps_finished_stages(smoke_run, capsys):
     [
         ("simple=0.5,parallel=0.5", {"simple": 0.5, "parallel": 0.5}),
         (" simple=1 , ", {"simple": 1.0}),  # spaces and a trailing comma are fine
+        ({"simple": 1, "parallel": 0.5}, {"simple": 1.0, "parallel": 0.5}),  # a recipe's mapping
     ],
 )
 def test_parse_mix(text, expected):
@@ -110,8 +110,76 @@ def test_parse_mix(text, expected):
     ],
 )
 def test_parse_mix_errors(text, message):
-    with pytest.raises(argparse.ArgumentTypeError, match=message):
+    with pytest.raises(ValueError, match=message):
         parse_mix(text)
+
+
+# ---- the options: TRL's parser, like train and sft ---------------------------------------------------------------
+
+
+def _help_text(parser, capsys) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        parser.parse_args_and_config(["--help"])
+    assert exit_info.value.code == 0
+    return " ".join(capsys.readouterr().out.split())  # argparse wraps lines: compare with single spaces
+
+
+def test_help_shows_the_plan_defaults(capsys):
+    text = _help_text(make_parser(), capsys)
+    for option, value in (("warmup-steps", Plan.warmup_steps), ("rl-steps", Plan.rl_steps), ("rl-lr", Plan.rl_lr),
+                          ("max-stage-minutes", Plan.max_stage_minutes), ("seed", 0), ("threads", 1)):  # fmt: skip
+        assert f"--{option}" in text and f"(default: {value})" in text, option
+    assert "unset: " in text and all(f"{name}=" in text for name in RL_MIX)  # the mix used without --rl-mix
+    assert "{heldout,validation}" in text  # the evaluation splits are choices
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--rl-mix", "simple=x"], "funrl quickstart: error: --rl-mix: 'simple=x': weight 'x' is not a number"),
+        (["--rl-mix", "nested=1"], "funrl quickstart: error: --rl-mix: 'nested=1': expected category=weight"),
+        (["--rl-steps", "0"], "funrl quickstart: error: --rl-steps must be a positive integer, got 0"),
+        (["--rl-lr", "-1"], "funrl quickstart: error: --rl-lr must be > 0, got -1.0"),
+    ],
+)
+def test_bad_option_is_one_clear_line(tmp_path, capsys, flags, message):
+    out = tmp_path / "run"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--output", str(out), *flags])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(message) and err.count("\n") == 1, err
+    assert not out.exists()  # refused before anything is written
+
+
+def test_recipe_yaml_and_flags(tmp_path):
+    """A `--config` YAML sets the options (a mapping for the mix), a flag beats the recipe, both spellings work."""
+    recipe = tmp_path / "qs.yaml"
+    recipe.write_text("output: runs/qs\nsmoke: true\nrl_steps: 5\nrl_mix: {simple: 0.5, parallel: 0.5}\nseed: 4\n")
+    (args,) = make_parser().parse_args_and_config(["--config", str(recipe), "--seed", "2", "--plain-grpo",
+                                                   "--no_control", "--warmup-steps", "3"])  # fmt: skip
+    assert (args.output, args.seed, args.plain_grpo, args.no_control) == ("runs/qs", 2, True, True)
+    assert args.rl_mix == {"simple": 0.5, "parallel": 0.5}
+    plan = plan_from_args(args)
+    smoke = Plan.smoke()
+    assert (plan.rl_steps, plan.warmup_steps, plan.rl_mix) == (5, 3, {"simple": 0.5, "parallel": 0.5})
+    assert (plan.n_eval, plan.num_generations, plan.rl_lr) == (smoke.n_eval, smoke.num_generations, smoke.rl_lr)
+
+
+@pytest.mark.parametrize(
+    "flags, expected",
+    [
+        ([], Plan()),  # the full plan
+        (["--smoke"], Plan.smoke()),  # the smoke plan
+        (["--rl-steps", "80", "--rl-lr", "0.001"], Plan(rl_steps=80, rl_lr=0.001)),
+        # with --smoke, an option set away from its default still applies
+        (["--smoke", "--rl-steps", "4"], Plan(**{**Plan.smoke().__dict__, "rl_steps": 4})),
+        (["--rl-mix", "simple=1"], Plan(rl_mix={"simple": 1.0})),
+    ],
+)
+def test_plan_from_options(flags, expected):
+    (args,) = make_parser().parse_args_and_config(["--output", "runs/qs", *flags])
+    assert plan_from_args(args) == expected
 
 
 def test_refuses_non_empty_output(tmp_path, capsys):

@@ -17,9 +17,9 @@ from funrl.toy.tiny_model import (
     SPEC_PREFIX,
     TAG_TOKENS,
     VOCAB_SIZE,
-    main,
     resolve_model_path,
 )
+from funrl.toy.tiny_model_cmd import main
 
 transformers = pytest.importorskip("transformers")
 

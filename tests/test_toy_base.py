@@ -89,7 +89,7 @@ def test_base_data_never_holds_an_evaluation_query():
 @pytest.mark.slow
 def test_rebuilt_base_runs_the_pipeline(tmp_path):
     """`funrl toy-base` for a few steps, then the quickstart's smoke run from the rebuilt base."""
-    from funrl.toy.base import main as base_main
+    from funrl.toy.base_cmd import main as base_main
     from funrl.toy.quickstart import main as quickstart_main
 
     out = tmp_path / "base"

@@ -24,10 +24,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("funrl.evaluate.report", "put several evaluation runs side by side"),
     "plot": ("funrl.plot", "learning curves (reward, KL, entropy, bonus) of one or more runs"),
     "tiny-model": (
-        "funrl.toy.tiny_model",
+        "funrl.toy.tiny_model_cmd",
         "build a tiny random-weight model + tokenizer for tests and the quickstart",
     ),
-    "toy-base": ("funrl.toy.base", "rebuild the toy base model that ships with funrl (the quickstart's start)"),
+    "toy-base": ("funrl.toy.base_cmd", "rebuild the toy base model that ships with funrl (the quickstart's start)"),
     "quickstart": ("funrl.toy.quickstart", "the whole pipeline on a tiny model on CPU"),
     "ablate": ("funrl.toy.ablate", "GRPO vs FunRL vs SFT control on the toy world, several seeds"),
 }

@@ -20,7 +20,7 @@ import typing
 from pathlib import Path
 from typing import Any
 
-SPECIAL_DATASETS = ("toy", "toy-multiturn")  # the toy worlds (funrl.train: toy, TOY_MULTI_TURN)
+SPECIAL_DATASETS = ("toy", "toy-multiturn")  # the toy worlds (funrl.rl_trainer: toy, TOY_MULTI_TURN)
 SPECIAL_MODELS = ("funrl-tiny",)
 _PLAIN = (bool, int, float, str, list, tuple, dict)  # what a YAML recipe or a flag can give
 

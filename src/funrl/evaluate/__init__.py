@@ -1,4 +1,5 @@
-"""Evaluation: generation backends (`backends`), the `funrl eval` entry point (`run`) and `funrl report`.
+"""Evaluation: generation backends (`backends`), one evaluation run (`arguments`, `runner`), the `funrl eval` entry
+point (`run`), `funrl score` and `funrl report`.
 
 Scoring itself is `funrl.evaluate.scoring` over `funrl.calls.check_output` (the reward's checker) and `funrl.evaluate.metrics`.
 """

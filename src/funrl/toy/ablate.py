@@ -18,17 +18,17 @@ Results: docs/quickstart_results.md.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from funrl.toy.evaluation import CALLING_CATEGORIES, EVAL_CATEGORIES
-from funrl.toy.pipeline import ARM_NAMES, Plan, log, run_seed
+from funrl.toy.pipeline import ARM_NAMES, EVAL_SPLITS, Plan, log, run_seed
 
 ARMS = tuple(ARM_NAMES.values())
 KEYS = (*EVAL_CATEGORIES, "calling", "multi_call", "overall")
@@ -37,20 +37,57 @@ CURVE_METRICS = (("reward", "reward"), ("kl", "KL to reference"), ("entropy", "t
                  ("entropy_adv/cot_entropy", "CoT entropy"))  # fmt: skip
 
 
-def make_parser() -> argparse.ArgumentParser:
-    d = Plan()
-    p = argparse.ArgumentParser(prog="funrl ablate", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)  # fmt: skip
-    p.add_argument("--output", required=True, help="ablation folder (an existing one is resumed)")
-    p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
-    p.add_argument("--warmup-steps", type=int, default=d.warmup_steps, help="format warm-up SFT steps")
-    p.add_argument("--rl-steps", type=int, default=d.rl_steps, help="optimizer steps of each RL arm")
-    p.add_argument("--rl-lr", type=float, default=d.rl_lr, help="RL learning rate")
-    p.add_argument("--eval-split", choices=("heldout", "validation"), default="heldout", help="evaluation splits")
-    p.add_argument("--threads", type=int, default=1, help="torch threads")
-    p.add_argument("--base", default=None, help="start model folder (default: the shipped toy base model)")
-    p.add_argument("--smoke", action="store_true", help="a few steps per stage (tests)")
-    return p
+def _help(text: str, **extra: Any) -> dict[str, Any]:
+    return {"help": text, **extra}
+
+
+@dataclass
+class AblateArguments:
+    """Options of `funrl ablate`: flags, or keys of a recipe YAML given with `--config` (TRL's `TrlParser`, like train
+    and sft: dataclass default < recipe < flag). The step budgets default to `funrl.toy.pipeline.Plan`'s."""
+
+    output: str = field(metadata=_help("ablation folder (an existing one is resumed)"))
+    seeds: str = field(default="0,1,2", metadata=_help("comma-separated seeds (a list in a recipe)"))
+    warmup_steps: int = field(default=Plan.warmup_steps, metadata=_help("format warm-up SFT steps"))
+    rl_steps: int = field(default=Plan.rl_steps, metadata=_help("optimizer steps of each RL arm"))
+    rl_lr: float = field(default=Plan.rl_lr, metadata=_help("RL learning rate"))
+    eval_split: str = field(default="heldout", metadata=_help("evaluation splits", choices=sorted(EVAL_SPLITS)))
+    threads: int = field(default=1, metadata=_help("torch threads"))
+    base: str | None = field(default=None, metadata=_help("start model folder; unset: the shipped toy base model"))
+    smoke: bool = field(
+        default=False, metadata=_help("a few steps per stage (tests): Plan.smoke(), step options unused")
+    )
+
+    def __post_init__(self) -> None:
+        parse_seeds(self.seeds)  # a bad --seeds fails here, with the other options
+        for name in ("warmup_steps", "rl_steps", "threads"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be a positive integer, got {getattr(self, name)}")
+        if not self.rl_lr > 0:
+            raise ValueError(f"--rl-lr must be > 0, got {self.rl_lr}")
+
+    @property
+    def seed_list(self) -> list[int]:
+        return parse_seeds(self.seeds)
+
+
+def parse_seeds(value: str | list[int]) -> list[int]:
+    """`"0,1,2"` (or a recipe's list) -> `[0, 1, 2]`; `ValueError` when it is not a non-empty list of integers."""
+    parts = value if isinstance(value, list) else [p for p in str(value).split(",") if p.strip()]
+    try:
+        seeds = [int(p) for p in parts]
+    except (TypeError, ValueError):
+        raise ValueError(f"--seeds {value!r} is not a comma-separated list of integers") from None
+    if not seeds:
+        raise ValueError("--seeds is empty")
+    return seeds
+
+
+def make_parser():
+    """The `TrlParser` over `AblateArguments` (`--help` shows every default)."""
+    from trl import TrlParser
+
+    return TrlParser(AblateArguments, prog="funrl ablate", description=__doc__.split("\n\n")[0])
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -194,16 +231,11 @@ def plot_ablation(histories: dict[str, list[list[dict[str, Any]]]], path: Path, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = make_parser().parse_args(argv)
-    try:
-        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    except ValueError:
-        print(f"funrl ablate: error: --seeds {args.seeds!r} is not a comma-separated list of integers",
-              file=sys.stderr)  # fmt: skip
-        return 2
-    if not seeds:
-        print("funrl ablate: error: --seeds is empty", file=sys.stderr)
-        return 2
+    from funrl.errors import user_errors
+
+    with user_errors("funrl ablate"):  # bad flags, seeds or recipe values: one line, exit code 2
+        (args,) = make_parser().parse_args_and_config(list(sys.argv[1:] if argv is None else argv))
+    seeds = args.seed_list
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch

@@ -9,6 +9,9 @@ short warm-up and then runs FunRL from there.
     funrl toy-base --output src/funrl/toy/base_model       # rebuild the shipped model (see its README.md card)
     funrl toy-base --output runs/base --steps 20 --eval-n 20  # a few steps: a quick look at the pipeline
 
+The command is `funrl.toy.base_cmd`; this module holds the builder (`build_toy_base`, its `ToyBaseArguments`) and
+what the demo reads of the base (`base_model_path`, `load_card`, `compact`, `excluded_queries`).
+
 Data: `generate("train", seed=BASE_DATA_SEED, mix=BASE_MIX)`, disjoint from every split the quickstart evaluates:
 the out-of-distribution splits use a template, a joiner and values the train split never produces, and every query
 of the in-distribution splits (`heldout_id`, `validation_id`) for the quickstart seeds `EVAL_SEEDS` is removed from
@@ -23,7 +26,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -43,7 +45,8 @@ BASE_MIX = {"simple": 0.4, "multiple": 0.32, "parallel": 0.06, "parallel_multipl
 
 @dataclass
 class ToyBaseArguments:
-    """Options of `funrl toy-base`."""
+    """Options of `funrl toy-base` (`funrl.toy.base_cmd`): the settings `build_toy_base` trains with and records in
+    the card."""
 
     output: str = field(metadata={"help": "Folder of the finished model (weights, tokenizer, README.md card)."})
     steps: int = field(default=2000, metadata={"help": "Optimizer steps (batch 32, cosine learning rate)."})
@@ -130,7 +133,7 @@ def _git_commit() -> str:
 
 def train_base(args: ToyBaseArguments, work: Path) -> dict[str, Any]:
     """Initialise (tokenizer + random weights), write the data, and train with `funrl sft` (resumes a stopped run)."""
-    from funrl.sft import build_trainer, make_parser
+    from funrl.sft_trainer import build_trainer, make_parser
     from funrl.toy.tiny_model import build_tiny_model
 
     init, data, ckpts = work / "init", work / "base_train.jsonl", work / "train"
@@ -277,19 +280,3 @@ def base_model_path() -> Path:
             f"`funrl toy-base --output {BASE_DIR}`"
         )
     return BASE_DIR
-
-
-def main(argv: list[str] | None = None) -> int:
-    from trl import TrlParser
-
-    (args,) = TrlParser((ToyBaseArguments,), prog="funrl toy-base").parse_args_into_dataclasses(argv)
-    command = "funrl toy-base " + " ".join(sys.argv[1:] if argv is None else argv)
-    out = build_toy_base(args, command)
-    facts = load_card(out)
-    print(f"toy base model ({facts['parameters'] / 1e6:.2f}M parameters, {facts['steps']} steps, "
-          f"{facts['wall_seconds'] / 60:.1f} min) written to {out}; card: {out / 'README.md'}")  # fmt: skip
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -28,14 +28,13 @@ CURVE_KEYS = (("reward", "reward"), ("kl", "KL to reference"), ("entropy", "toke
 def evaluate_greedy(
     model: str, samples: Path, out_dir: Path, max_new_tokens: int, fmt: str = "funrl"
 ) -> dict[str, Any]:
-    """`funrl eval` (greedy pass@1) on canonical samples in format `fmt`; returns `results.json`."""
-    from funrl.evaluate.run import main as eval_main
+    """`funrl eval`'s run (greedy pass@1, `funrl.evaluate.runner`) on canonical samples in format `fmt`; returns
+    `results.json`."""
+    from funrl.evaluate.arguments import EvalArguments
+    from funrl.evaluate.runner import evaluate
 
-    argv = ["--model", model, "--samples", str(samples), "--output", str(out_dir), "--device", "cpu",
-            "--max-new-tokens", str(max_new_tokens), "--batch-size", "32", "--dtype", "float32", "--format", fmt]  # fmt: skip
-    code = eval_main(argv)
-    if code:
-        raise RuntimeError(f"funrl eval failed with exit code {code} on {model}")
+    evaluate(EvalArguments(model=model, samples=str(samples), output=str(out_dir), device="cpu",
+                           max_new_tokens=max_new_tokens, batch_size=32, dtype="float32", format=fmt))  # fmt: skip
     return json.loads((out_dir / "results.json").read_text())
 
 

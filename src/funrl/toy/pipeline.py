@@ -11,7 +11,6 @@ Why the numbers are what they are: docs/quickstart_results.md.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import time
@@ -65,24 +64,6 @@ class Plan:
                    num_generations=2, rl_prompts_per_step=2, sft_batch=8, workers=1)  # fmt: skip
 
 
-def parse_mix(text: str) -> dict[str, float]:
-    """`"simple=0.5,parallel=0.5"` -> `{"simple": 0.5, "parallel": 0.5}` (categories of `funrl.toy.world`)."""
-    from funrl.toy.world import CATEGORIES
-
-    mix = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        name, sep, value = part.partition("=")
-        if not sep or name not in CATEGORIES:
-            raise argparse.ArgumentTypeError(f"{part!r}: expected category=weight with a category in {CATEGORIES}")
-        try:
-            mix[name] = float(value)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{part!r}: weight {value!r} is not a number") from None
-    if not mix or sum(mix.values()) <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: no category with a positive weight")
-    return mix
-
-
 def log(message: str) -> None:
     print(f"[quickstart {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
@@ -94,7 +75,8 @@ def log(message: str) -> None:
 def build_data(out: Path, seed: int, plan: Plan, judge_url: str | None = None, judge_model: str | None = None,
                eval_split: str = "heldout") -> dict[str, Path]:  # fmt: skip
     """Raw toy records -> `funrl prepare` -> `data/{warmup,rl}.jsonl` and the two evaluation splits."""
-    from funrl.data.prepare import main as prepare_main
+    from funrl.data.pipeline import InputSpec, PrepareConfig, run_prepare
+    from funrl.data.report import print_report
     from funrl.toy.base import compact, excluded_queries
     from funrl.toy.world import generate, plan_think, to_xlam
 
@@ -111,15 +93,16 @@ def build_data(out: Path, seed: int, plan: Plan, judge_url: str | None = None, j
         for sample in warm + rl:
             if sample.messages[-1]["content"] not in banned:  # an evaluation query is never a training example
                 handle.write(json.dumps(to_xlam(sample), ensure_ascii=False) + "\n")
-    argv = ["--input", str(raw), "--format", "xlam", "--output", str(data / "prepared"), "--no-progress",
-            "--val-ratio", "0", "--seed", str(seed), "--judge", judge_url or "none"]  # fmt: skip
-    argv += ["--judge-model", judge_model or ""] if judge_url else []
+    judge = {"base_url": judge_url, **({"model": judge_model} if judge_model else {})} if judge_url else None
     shared = Path(__file__).resolve().parents[3].parent / "shared" / "bfcl_data"  # a checkout beside the BFCL data
     bfcl_dir = os.environ.get("BFCL_DATA_DIR") or (str(shared) if (shared / "possible_answer").is_dir() else None)
-    argv += ["--bfcl-data-dir", bfcl_dir] if bfcl_dir else ["--no-decontaminate"]
-    code = prepare_main(argv)
-    if code:
-        raise RuntimeError(f"funrl prepare failed with exit code {code}; see {data / 'prepared'}")
+    dedup = {"bfcl_data_dir": bfcl_dir} if bfcl_dir else {"decontaminate": False}
+    config = PrepareConfig(inputs=[InputSpec(str(raw), "xlam")], output=str(data / "prepared"), val_ratio=0.0,
+                           seed=seed, judge=judge, dedup=dedup, progress=False)  # fmt: skip
+    report = run_prepare(config)
+    print_report(report)
+    if not report["files"]["train.jsonl"]:
+        raise RuntimeError(f"funrl prepare kept no sample; see {data / 'prepared' / 'report.json'}")
     kept = read_samples(data / "prepared" / "train.jsonl")
     id_split, ood_split = EVAL_SPLITS[eval_split]
     if plan.think == "plan":  # the toy's own CoT (funrl.toy.world.plan_think); "template": the library's default
@@ -176,7 +159,7 @@ def _common_args(out_dir: Path, seed: int, steps: int) -> list[str]:
 
 def run_sft(model: str, data: Path, out_dir: Path, steps: int, plan: Plan, seed: int, name: str) -> dict[str, Any]:
     """`funrl sft` from `model` on `data` for `steps` optimizer steps (constant lr after a short warm-up)."""
-    from funrl.sft import build_trainer, make_parser
+    from funrl.sft_trainer import build_trainer, make_parser
 
     argv = ["--model_name_or_path", model, "--dataset_name", str(data), "--per_device_train_batch_size",
             str(plan.sft_batch), "--learning_rate", str(plan.warmup_lr), "--lr_scheduler_type",
@@ -188,7 +171,7 @@ def run_sft(model: str, data: Path, out_dir: Path, steps: int, plan: Plan, seed:
 
 def run_rl(model: str, data: Path, out_dir: Path, plan: Plan, seed: int, entropy_adv: bool = True) -> dict[str, Any]:
     """`funrl train` (FunRL, or plain GRPO with `entropy_adv=False`: alpha 0) from `model` on the prompts of `data`."""
-    from funrl.train import build_trainer, make_parser
+    from funrl.rl_trainer import build_trainer, make_parser
 
     # The GRPO arm runs the same trainer with alpha = 0: its updates are exactly plain GRPO's (tests/test_trainer.py,
     # test_alpha_zero_equals_plain_grpo), and it logs the same CoT-entropy metrics, so the two arms can be overlaid.

@@ -29,57 +29,119 @@ policy forwards, backward) costs about that many warm-up SFT steps of 32 demonst
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 import time
-from dataclasses import asdict
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from funrl.toy.evaluation import plot_curves, results_markdown
-from funrl.toy.pipeline import EVAL_SPLITS, Plan, log, parse_mix, run_seed
+from funrl.toy.pipeline import EVAL_SPLITS, RL_MIX, Plan, log, run_seed
 
 
-def make_parser() -> argparse.ArgumentParser:
-    d = Plan()
-    p = argparse.ArgumentParser(prog="funrl quickstart", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)  # fmt: skip
-    p.add_argument("--output", required=True, help="run folder (created; must be empty or absent unless --resume)")
-    p.add_argument("--resume", action="store_true", help="continue a stopped run in --output (finished stages kept)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the data and of training")
-    p.add_argument("--smoke", action="store_true", help="a few steps per stage (tests, CI)")
-    p.add_argument("--threads", type=int, default=1, help="torch threads")
-    p.add_argument("--base", default=None, help="start model folder (default: the shipped toy base model)")
-    p.add_argument("--plain-grpo", action="store_true", help="train plain GRPO instead of FunRL (the baseline)")
-    p.add_argument(
-        "--warmup-steps", type=int, default=None, help=f"format warm-up SFT steps (default {d.warmup_steps})"
+def parse_mix(value: str | Mapping[str, Any]) -> dict[str, float]:
+    """`"simple=0.5,parallel=0.5"` (or a recipe's mapping) -> `{"simple": 0.5, "parallel": 0.5}` (categories of
+    `funrl.toy.world`); `ValueError` naming the bad part."""
+    from funrl.toy.world import CATEGORIES
+
+    parts = [f"{k}={v}" for k, v in value.items()] if isinstance(value, Mapping) else value.split(",")
+    mix = {}
+    for part in filter(None, (p.strip() for p in parts)):
+        name, sep, weight = part.partition("=")
+        if not sep or name not in CATEGORIES:
+            raise ValueError(f"{part!r}: expected category=weight with a category in {CATEGORIES}")
+        try:
+            mix[name] = float(weight)
+        except ValueError:
+            raise ValueError(f"{part!r}: weight {weight!r} is not a number") from None
+    if not mix or sum(mix.values()) <= 0:
+        raise ValueError(f"{value!r}: no category with a positive weight")
+    return mix
+
+
+def _help(text: str, **extra: Any) -> dict[str, Any]:
+    return {"help": text, **extra}
+
+
+# Plan fields an option sets; with --smoke, only values other than the full plan's defaults replace the smoke plan's.
+PLAN_OPTIONS = ("warmup_steps", "rl_steps", "rl_lr", "max_stage_minutes")
+
+
+@dataclass
+class QuickstartArguments:
+    """Options of `funrl quickstart`: flags, or keys of a recipe YAML given with `--config` (TRL's `TrlParser`, like
+    train and sft: dataclass default < recipe < flag). The step budgets default to `funrl.toy.pipeline.Plan`'s."""
+
+    output: str = field(metadata=_help("run folder (created; must be empty or absent unless --resume)"))
+    resume: bool = field(default=False, metadata=_help("continue a stopped run in --output (finished stages kept)"))
+    seed: int = field(default=0, metadata=_help("seed of the data and of training"))
+    smoke: bool = field(
+        default=False,
+        metadata=_help("a few steps per stage (tests, CI): Plan.smoke(); step options set to other values than their "
+                       "defaults still apply"),
+    )  # fmt: skip
+    threads: int = field(default=1, metadata=_help("torch threads"))
+    base: str | None = field(default=None, metadata=_help("start model folder; unset: the shipped toy base model"))
+    plain_grpo: bool = field(default=False, metadata=_help("train plain GRPO instead of FunRL (the baseline)"))
+    warmup_steps: int = field(default=Plan.warmup_steps, metadata=_help("format warm-up SFT steps"))
+    rl_steps: int = field(default=Plan.rl_steps, metadata=_help("RL optimizer steps"))
+    rl_lr: float = field(default=Plan.rl_lr, metadata=_help("RL learning rate"))
+    rl_mix: str | None = field(
+        default=None,
+        metadata=_help("RL prompt categories, e.g. simple=0.5,parallel=0.5 (a mapping in a recipe); unset: "
+                       + ",".join(f"{k}={v:g}" for k, v in RL_MIX.items())),
+    )  # fmt: skip
+    max_stage_minutes: float = field(
+        default=Plan.max_stage_minutes,
+        metadata=_help("wall-clock safety net per training stage (reported when it binds)"),
     )
-    p.add_argument("--rl-steps", type=int, default=None, help=f"RL optimizer steps (default {d.rl_steps})")
-    p.add_argument("--rl-lr", type=float, default=None, help=f"RL learning rate (default {d.rl_lr:g})")
-    p.add_argument("--rl-mix", type=parse_mix, default=None, help="RL prompt categories, e.g. simple=0.5,parallel=0.5")
-    p.add_argument("--max-stage-minutes", type=float, default=d.max_stage_minutes,
-                   help="wall-clock safety net per training stage (reported when it binds)")  # fmt: skip
-    p.add_argument("--no-control", action="store_true", help="skip the equal-compute SFT control")
-    p.add_argument("--eval-split", choices=sorted(EVAL_SPLITS), default="heldout",
-                   help="validation: for choosing settings; heldout: the final numbers")  # fmt: skip
-    p.add_argument("--judge-url", default=None, help="OpenAI-compatible endpoint for prepare's LLM judge")
-    p.add_argument("--judge-model", default=None, help="judge model id (with --judge-url)")
-    return p
+    no_control: bool = field(default=False, metadata=_help("skip the equal-compute SFT control"))
+    eval_split: str = field(
+        default="heldout",
+        metadata=_help("validation: for choosing settings; heldout: the final numbers", choices=sorted(EVAL_SPLITS)),
+    )
+    judge_url: str | None = field(default=None, metadata=_help("OpenAI-compatible endpoint for prepare's LLM judge"))
+    judge_model: str | None = field(default=None, metadata=_help("judge model id (with --judge-url)"))
+
+    def __post_init__(self) -> None:
+        if self.rl_mix is not None:
+            try:
+                self.rl_mix = parse_mix(self.rl_mix)
+            except ValueError as exc:
+                raise ValueError(f"--rl-mix: {exc}") from None
+        for name in ("warmup_steps", "rl_steps", "threads"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be a positive integer, got {getattr(self, name)}")
+        for name in ("rl_lr", "max_stage_minutes"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"--{name.replace('_', '-')} must be > 0, got {getattr(self, name)}")
 
 
-def plan_from_args(args: argparse.Namespace) -> Plan:
+def make_parser():
+    """The `TrlParser` over `QuickstartArguments` (`--help` shows every default)."""
+    from trl import TrlParser
+
+    return TrlParser(QuickstartArguments, prog="funrl quickstart", description=__doc__.split("\n\n")[0])
+
+
+def plan_from_args(args: QuickstartArguments) -> Plan:
+    """The step plan: `Plan()` (or `Plan.smoke()` with --smoke), with the options that differ from the defaults."""
     plan = Plan.smoke() if args.smoke else Plan()
-    plan.warmup_steps = args.warmup_steps or plan.warmup_steps
-    plan.rl_steps = args.rl_steps or plan.rl_steps
-    plan.rl_lr = args.rl_lr or plan.rl_lr
+    for name in PLAN_OPTIONS:
+        if getattr(args, name) != getattr(Plan, name):
+            setattr(plan, name, getattr(args, name))
     plan.rl_mix = args.rl_mix or plan.rl_mix
-    plan.max_stage_minutes = args.max_stage_minutes
     return plan
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = make_parser().parse_args(argv)
+    from funrl.errors import user_errors
+
+    with user_errors("funrl quickstart"):  # bad flags or recipe values: one line, exit code 2
+        (args,) = make_parser().parse_args_and_config(list(sys.argv[1:] if argv is None else argv))
     out = Path(args.output)
     if out.exists() and any(out.iterdir()) and not args.resume:
         print(f"funrl quickstart: error: {out} exists and is not empty; choose a new --output, or --resume a stopped "
