@@ -52,7 +52,12 @@ class AblateArguments:
     rl_steps: int = field(default=Plan.rl_steps, metadata=_help("optimizer steps of each RL arm"))
     rl_lr: float = field(default=Plan.rl_lr, metadata=_help("RL learning rate"))
     eval_split: str = field(default="heldout", metadata=_help("evaluation splits", choices=sorted(EVAL_SPLITS)))
-    threads: int = field(default=1, metadata=_help("torch threads"))
+    threads: int = field(default=1, metadata=_help("torch threads of this process (data, warm-up)"))
+    workers: int = field(
+        default=Plan.workers,
+        metadata=_help("processes (one torch thread each) for the stages after each warm-up, side by side: GRPO, "
+                       "FunRL and the control, then the evaluations; 1: one after the other in this process"),
+    )  # fmt: skip
     base: str | None = field(default=None, metadata=_help("start model folder; unset: the shipped toy base model"))
     smoke: bool = field(
         default=False, metadata=_help("a few steps per stage (tests): Plan.smoke(), step options unused")
@@ -60,7 +65,7 @@ class AblateArguments:
 
     def __post_init__(self) -> None:
         parse_seeds(self.seeds)  # a bad --seeds fails here, with the other options
-        for name in ("warmup_steps", "rl_steps", "threads"):
+        for name in ("warmup_steps", "rl_steps", "threads", "workers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be a positive integer, got {getattr(self, name)}")
         if not self.rl_lr > 0:
@@ -246,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     root = Path(args.output)
     root.mkdir(parents=True, exist_ok=True)
     plan = Plan.smoke() if args.smoke else Plan(warmup_steps=args.warmup_steps, rl_steps=args.rl_steps,
-                                                 rl_lr=args.rl_lr)  # fmt: skip
+                                                 rl_lr=args.rl_lr, workers=args.workers)  # fmt: skip
     base = Path(args.base) if args.base else base_model_path()
     log(f"seeds {seeds}; warm-up {plan.warmup_steps} steps, each RL arm {plan.rl_steps} steps, control "
         f"{plan.control_steps} SFT steps; torch threads {args.threads}")  # fmt: skip

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,34 +25,47 @@ WARMUP_MIX = {"simple": 0.3, "multiple": 0.25, "parallel": 0.15, "parallel_multi
 # The no-call answer `[]` must not pay on most prompts (it is right only on irrelevance), and the multi-call
 # categories, where the base is weakest, get half the prompts.
 RL_MIX = {"simple": 0.2, "multiple": 0.25, "parallel": 0.3, "parallel_multiple": 0.15, "irrelevance": 0.1}
-CONTROL_STEPS_PER_RL_STEP = 4.0
+# One RL step (16 prompts x 8 rollouts: generation, reference and policy forwards, backward) costs 3.3 warm-up SFT steps
+# of 32 demonstrations in CPU time (4.9 s against 1.46 s on one thread, docs/quickstart_results.md), so the control
+# gets 3.3 SFT steps per RL step: the same compute.
+CONTROL_STEPS_PER_RL_STEP = 3.3
 EVAL_SPLITS = {"heldout": ("heldout_id", "heldout"), "validation": ("validation_id", "validation")}
+
+
+def _help(text: str) -> dict[str, str]:
+    return {"help": text}
 
 
 @dataclass
 class Plan:
-    """Sizes and step budgets of one quickstart run."""
+    """Sizes and step budgets of one quickstart run. Why each value: docs/quickstart_results.md (chosen on the
+    validation splits, seed 0)."""
 
-    warmup_steps: int = 160
-    rl_steps: int = 40
-    n_eval: int = 200
-    k: int = 8
-    pass_k_prompts: int = 64
-    warmup_lr: float = 1e-3
-    rl_lr: float = 1e-4
-    sft_batch: int = 32
-    rl_prompts_per_step: int = 8
-    num_generations: int = 8
-    max_new_tokens: int = 128
-    temperature: float = 0.6
-    beta: float = 0.001
-    loss_type: str = "dapo"
-    num_iterations: int = 1
-    max_stage_minutes: float = 30.0
-    rl_mix: dict[str, float] | None = None
-    think: str = "plan"
-    fast_generation: bool = False
-    workers: int = 2
+    warmup_steps: int = field(default=160, metadata=_help("format warm-up SFT steps from the base (think/answer)"))
+    rl_steps: int = field(default=60, metadata=_help("RL optimizer steps of each RL arm"))
+    n_eval: int = field(
+        default=300, metadata=_help("prompts per evaluation split (at most 300: the base never saw those queries)")
+    )
+    k: int = field(default=8, metadata=_help("samples per prompt for the start model's pass@k"))
+    pass_k_prompts: int = field(default=64, metadata=_help("in-distribution prompts for the start model's pass@k"))
+    warmup_lr: float = field(default=1e-3, metadata=_help("learning rate of the warm-up and the control"))
+    rl_lr: float = field(default=2e-4, metadata=_help("RL learning rate"))
+    sft_batch: int = field(default=32, metadata=_help("demonstrations per warm-up / control step"))
+    rl_prompts_per_step: int = field(default=16, metadata=_help("distinct prompts per RL step"))
+    num_generations: int = field(default=8, metadata=_help("rollouts per prompt (the GRPO group)"))
+    max_new_tokens: int = field(default=128, metadata=_help("completion budget of rollouts and evaluations"))
+    temperature: float = field(default=1.0, metadata=_help("rollout (and pass@k) sampling temperature"))
+    beta: float = field(default=0.001, metadata=_help("KL coefficient to the reference (the paper's 0.001)"))
+    loss_type: str = field(default="dapo", metadata=_help("TRL loss normalisation"))
+    num_iterations: int = field(default=1, metadata=_help("policy updates per generation batch"))
+    max_stage_minutes: float = field(default=30.0, metadata=_help("wall-clock safety net per training stage"))
+    rl_mix: dict[str, float] | None = field(default=None, metadata=_help("RL prompt categories; None: RL_MIX"))
+    think: str = field(
+        default="plan",
+        metadata=_help("warm-up chain of thought: plan (funrl.toy.world.plan_think) or template (the library's)"),
+    )
+    fast_generation: bool = field(default=True, metadata=_help("RL rollouts with funrl.fast_generate"))
+    workers: int = field(default=2, metadata=_help("processes for the stages after the warm-up, side by side"))
 
     @property
     def control_steps(self) -> int:
@@ -72,17 +85,30 @@ def log(message: str) -> None:
 # Data
 
 
+def evaluation_queries(seed: int, n: int, eval_split: str = "heldout") -> set[str]:
+    """The queries of the two evaluation splits a run of `seed` uses (`EVAL_SPLITS[eval_split]`: in and out of
+    distribution, `n` entries each): its training data never holds one.
+
+    Only these are removed, not every query any seed could evaluate on (`funrl.toy.base.excluded_queries`, which the
+    shipped base never saw): a tool with one short argument has few distinct queries (`Call Bob.`: six people, three
+    templates), and removing all of them leaves its single call unseen in training, so that "in distribution" becomes
+    "never seen" for a third of the tools (docs/quickstart_results.md)."""
+    from funrl.toy.world import generate
+
+    return {s.messages[-1]["content"] for split in EVAL_SPLITS[eval_split] for s in generate(split, n=n, seed=seed)}
+
+
 def build_data(out: Path, seed: int, plan: Plan, judge_url: str | None = None, judge_model: str | None = None,
                eval_split: str = "heldout") -> dict[str, Path]:  # fmt: skip
     """Raw toy records -> `funrl prepare` -> `data/{warmup,rl}.jsonl` and the two evaluation splits."""
     from funrl.data.pipeline import InputSpec, PrepareConfig, run_prepare
     from funrl.data.report import print_report
-    from funrl.toy.base import compact, excluded_queries
+    from funrl.toy.base import compact
     from funrl.toy.world import generate, plan_think, to_xlam
 
     data = out / "data"
     data.mkdir(parents=True, exist_ok=True)
-    banned = excluded_queries()
+    banned = evaluation_queries(seed, plan.n_eval, eval_split)
     warm = generate("train", n=2 * plan.warmup_steps * plan.sft_batch + 50, seed=seed, mix=WARMUP_MIX)
     rl = generate("train", n=2 * plan.rl_steps * plan.rl_prompts_per_step + 50, seed=seed + 1000,
                   mix=plan.rl_mix or RL_MIX)  # fmt: skip

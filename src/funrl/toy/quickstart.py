@@ -1,6 +1,6 @@
 """`funrl quickstart`: the whole FunRL pipeline on CPU, from the toy base model that ships with funrl.
 
-    funrl quickstart --output runs/quickstart                 # the README's main job (16 min measured, 2 busy cores)
+    funrl quickstart --output runs/quickstart                 # the README's main job (minutes: README, 2 cores)
     funrl quickstart --output runs/qs --seed 1 --rl-steps 120  # another seed, a longer RL stage
     funrl quickstart --output runs/qs-smoke --smoke           # a few steps per stage (tests, CI)
 
@@ -12,7 +12,8 @@ Stages (nothing is downloaded; every stage is the real `funrl` code path):
    Two evaluation splits: `heldout_id` (in distribution: seen templates, fresh combinations) and `heldout` (out of
    distribution: an unseen paraphrase template and joiner, fresh numbers, partly unseen values).
 2. model: the toy base model of `funrl.toy.base` (shipped in the package; it answers in plain BFCL call syntax).
-3. format warm-up: a short SFT (`funrl.sft`) in the think/answer format -> `warmup/`, the start of RL.
+3. format warm-up: a short SFT (`funrl.sft`) in the think/answer format -> `warmup/`, the start of RL. Its chain of
+   thought is the toy's plan (`funrl.toy.world.plan_think`: `2 calls: get_weather, set_alarm.`).
 4. FunRL (`funrl.train`, entropy-enhanced GRPO; `--plain-grpo` for the baseline) from `warmup/` -> `funrl/`.
 5. control: the warm-up SFT continued on its demonstrations for the same compute as RL -> `sft_control/`.
 6. evaluation (`funrl eval`): greedy pass@1 per category of the three models on both splits, and the start
@@ -21,10 +22,10 @@ Stages (nothing is downloaded; every stage is the real `funrl` code path):
 
 Budgets are optimizer steps (`Plan`), so one seed gives the same table on the same kind of machine whatever its load;
 `--max-stage-minutes` is a wall-clock safety net per training stage, reported in the results when it binds. The
-control gets `funrl.toy.pipeline.CONTROL_STEPS_PER_RL_STEP` SFT steps per RL step: one RL step (32 rollouts: generation, reference and
-policy forwards, backward) costs about that many warm-up SFT steps of 32 demonstrations on the 2-core machine
-(measured, docs/quickstart_results.md), so both arms get the same compute. Torch uses 1 thread per process unless
-`--threads` says otherwise.
+control gets `funrl.toy.pipeline.CONTROL_STEPS_PER_RL_STEP` SFT steps per RL step: one RL step (128 rollouts:
+generation, reference and policy forwards, backward) costs about that many warm-up SFT steps of 32 demonstrations in
+CPU time (measured, docs/quickstart_results.md), so both arms get the same compute. After the warm-up, the RL arm and
+the control run side by side, one process (one torch thread) each (`--workers`), then the evaluations.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def _help(text: str, **extra: Any) -> dict[str, Any]:
 
 
 # Plan fields an option sets; with --smoke, only values other than the full plan's defaults replace the smoke plan's.
-PLAN_OPTIONS = ("warmup_steps", "rl_steps", "rl_lr", "max_stage_minutes")
+PLAN_OPTIONS = ("warmup_steps", "rl_steps", "rl_lr", "max_stage_minutes", "workers")
 
 
 @dataclass
@@ -83,7 +84,12 @@ class QuickstartArguments:
         metadata=_help("a few steps per stage (tests, CI): Plan.smoke(); step options set to other values than their "
                        "defaults still apply"),
     )  # fmt: skip
-    threads: int = field(default=1, metadata=_help("torch threads"))
+    threads: int = field(default=1, metadata=_help("torch threads of this process (data, warm-up)"))
+    workers: int = field(
+        default=Plan.workers,
+        metadata=_help("processes (one torch thread each) for the stages after the warm-up, side by side: the RL arm "
+                       "and the control, then the evaluations; 1: one after the other in this process"),
+    )  # fmt: skip
     base: str | None = field(default=None, metadata=_help("start model folder; unset: the shipped toy base model"))
     plain_grpo: bool = field(default=False, metadata=_help("train plain GRPO instead of FunRL (the baseline)"))
     warmup_steps: int = field(default=Plan.warmup_steps, metadata=_help("format warm-up SFT steps"))
@@ -112,7 +118,7 @@ class QuickstartArguments:
                 self.rl_mix = parse_mix(self.rl_mix)
             except ValueError as exc:
                 raise ValueError(f"--rl-mix: {exc}") from None
-        for name in ("warmup_steps", "rl_steps", "threads"):
+        for name in ("warmup_steps", "rl_steps", "threads", "workers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be a positive integer, got {getattr(self, name)}")
         for name in ("rl_lr", "max_stage_minutes"):
