@@ -44,3 +44,16 @@ def test_plan_think_counts_and_names_the_calls(category, calls):
 def test_plan_defaults_run_side_by_side_and_smoke_in_process():
     assert Plan().workers == 2 and Plan.smoke().workers == 1
     assert Plan().think == "plan"
+
+
+@pytest.mark.parametrize(("eval_split", "splits"), [("heldout", ("heldout_id", "heldout")),
+                                                    ("validation", ("validation_id", "validation"))])  # fmt: skip
+def test_evaluation_queries_are_those_of_the_evaluated_splits(eval_split, splits):
+    """A run's training data leaves out exactly the queries of the two splits it evaluates on (not every query any
+    seed could evaluate on: that would leave some tools' single calls unseen, docs/quickstart_results.md)."""
+    from funrl.toy.pipeline import evaluation_queries
+
+    expected = {s.messages[-1]["content"] for split in splits for s in generate(split, n=30, seed=2)}
+    assert evaluation_queries(2, 30, eval_split) == expected
+    other = "validation" if eval_split == "heldout" else "heldout"
+    assert evaluation_queries(2, 30, other) != expected

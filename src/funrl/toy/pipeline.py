@@ -103,8 +103,12 @@ def build_data(out: Path, seed: int, plan: Plan, judge_url: str | None = None, j
     """Raw toy records -> `funrl prepare` -> `data/{warmup,rl}.jsonl` and the two evaluation splits."""
     from funrl.data.pipeline import InputSpec, PrepareConfig, run_prepare
     from funrl.data.report import print_report
-    from funrl.toy.base import compact
+    from funrl.toy.base import EVAL_SPLIT_SIZE, compact
     from funrl.toy.world import generate, plan_think, to_xlam
+
+    if plan.n_eval > EVAL_SPLIT_SIZE:
+        raise ValueError(f"n_eval={plan.n_eval}: the shipped toy base never saw the first {EVAL_SPLIT_SIZE} queries "
+                         f"of each in-distribution split; set n_eval <= {EVAL_SPLIT_SIZE}")  # fmt: skip
 
     data = out / "data"
     data.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,8 @@ stream: use it for every choice of settings, and the held-out split only for the
 `heldout_id` and `validation_id` are the in-distribution pair: drawn like `train` (seen templates, seen joiners,
 training value pools) from their own random streams, so they test fresh combinations of seen parts. A small world
 repeats itself (six people, three templates): consumers that train on `train` drop the queries these splits hold
-(see `funrl.toy.base`), so an in-distribution entry is never a training example.
+(`funrl.toy.base` for the shipped base, `funrl.toy.pipeline.evaluation_queries` for a quickstart run), so an
+in-distribution entry is never a training example.
 
     from funrl.toy.world import generate, to_xlam, corpus_text
     train = generate("train", n=512, seed=0)        # list[Sample]
