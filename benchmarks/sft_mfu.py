@@ -60,8 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     from transformers import TrainerCallback
 
     from funrl.schema import write_samples
-    from funrl.sft import build_trainer
-    from funrl.sft import make_parser as sft_parser
+    from funrl.sft_trainer import build_trainer
+    from funrl.sft_trainer import make_parser as sft_parser
     from funrl.toy.base import compact
     from funrl.toy.quickstart import tokenizer_corpus
     from funrl.toy.tiny_model import build_tiny_model

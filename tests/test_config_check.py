@@ -11,7 +11,7 @@ BASE = ["--dataset_name", "toy", "--model_name_or_path", "funrl-tiny", "--use_cp
 
 
 def parse(tmp_path, *extra: str, recipe: str | None = None):
-    from funrl.train import make_parser
+    from funrl.rl_trainer import make_parser
 
     args = [*BASE, "--output_dir", str(tmp_path / "run"), *extra]
     if recipe is not None:

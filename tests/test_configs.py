@@ -11,7 +11,8 @@ import pytest
 
 from funrl.configs import DataArguments, FunRLConfig, FunRLScriptArguments
 from funrl.loading import load_samples, resolve_model
-from funrl.train import _resume_arg, make_parser
+from funrl.rl_trainer import make_parser
+from funrl.train import _resume_arg
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 CPU = dict(output_dir="unused", report_to="none", bf16=False)
@@ -61,7 +62,7 @@ class TestFunRLConfig:
     def test_one_data_arguments_dataclass_for_train_and_sft(self):
         from dataclasses import fields
 
-        from funrl.sft import SFTScriptArguments
+        from funrl.sft_trainer import SFTScriptArguments
 
         data = [f.name for f in fields(DataArguments)]
         assert issubclass(FunRLScriptArguments, DataArguments) and issubclass(SFTScriptArguments, DataArguments)

@@ -37,7 +37,8 @@ def front_matter(card: str) -> dict:
 @pytest.fixture(scope="module")
 def funrl_trainer(tmp_path_factory):
     """`funrl train` of the smoke recipe, one step with a checkpoint; returns the trainer (its card is tested)."""
-    from funrl.train import make_parser, run, setup
+    from funrl.rl_trainer import make_parser
+    from funrl.train import run, setup
 
     root = tmp_path_factory.mktemp("card")
     argv = ["--config", str(SMOKE / "funrl.yaml"), "--output_dir", str(root / "funrl-run"), *ONE_STEP]

@@ -7,7 +7,7 @@ accelerate 1.15's `--cpu` flag starts a single process (its simple launcher; sev
 `--multi_gpu` is its torchrun launcher, which starts the two ranks; `use_cpu` (a `TrainingArguments` field) then makes
 the trainer's accelerator a MULTI_CPU one with the gloo backend, which the test checks.
 
-The test launches this file under accelerate; each rank runs `funrl.train`'s own parser and `train()` on the smoke
+The test launches this file under accelerate; each rank runs the parser of `funrl train` and `funrl.train.train()` on the smoke
 recipe (tiny model, toy world) for two steps, then writes a digest of its parameters. The test checks that:
 
 1. both ranks ran in one gloo process group and each scored different prompts (data parallelism, not two copies
@@ -68,7 +68,8 @@ def _worker(argv: list[str]) -> None:
     import torch
 
     torch.set_num_threads(1)
-    from funrl.train import make_parser, train
+    from funrl.rl_trainer import make_parser
+    from funrl.train import train
 
     script_args, training_args, model_args = make_parser().parse_args_and_config(argv)
     trainer = train(script_args, training_args, model_args)

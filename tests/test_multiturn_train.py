@@ -111,7 +111,7 @@ def test_smoke_recipe_trains_multi_turn_on_cpu(tmp_path):
 @pytest.mark.parametrize("bad", [["funrl"], ["multi_turn", "format"]])
 def test_multi_turn_needs_the_multi_turn_reward(bad):
     from funrl.configs import FunRLScriptArguments
-    from funrl.train import build_multi_turn
+    from funrl.rl_trainer import build_multi_turn
 
     args = FunRLScriptArguments(dataset_name="toy-multiturn", reward_funcs=bad, max_train_samples=4)
     with pytest.raises(ValueError, match="reward_funcs: \\[multi_turn\\]"):

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 from openai_stub import OpenAIStub
 
-from funrl.data.prepare import main, parse_config, run_prepare
+from funrl.data.pipeline import run_prepare
+from funrl.data.prepare import main, parse_config
 from funrl.rewards import score_completion
 from funrl.schema import read_samples
 from funrl.template import render_target

@@ -6,7 +6,7 @@ fails here rather than in a GPU job.
 Which command reads a file follows from where it lives (recipes/README.md): `accelerate/` holds launcher configs
 (checked against accelerate's own config loader and `accelerate launch` options), `data/` holds `funrl prepare`
 recipes, `sft*.yaml` are `funrl sft` recipes and every other YAML is a `funrl train` recipe (parsed by the
-`TrlParser` of `funrl.train.make_parser`, which rejects unknown keys, into `FunRLScriptArguments`, `FunRLConfig` and
+`TrlParser` of `funrl.rl_trainer.make_parser`, which rejects unknown keys, into `FunRLScriptArguments`, `FunRLConfig` and
 `ModelConfig`, whose `__post_init__` checks run). GPU recipes set `bf16: true`, which transformers refuses on a
 machine without a GPU unless `use_cpu` is set, so the tests add `--use_cpu true`; nothing else is overridden.
 """
@@ -74,9 +74,9 @@ def load(path: Path) -> dict:
 def parse_trl(path: Path, *extra: str) -> tuple:
     """The dataclasses `funrl train` / `funrl sft` would build from this recipe (+ command-line `extra`)."""
     if kind(path) == "sft":
-        from funrl.sft import make_parser
+        from funrl.sft_trainer import make_parser
     else:
-        from funrl.train import make_parser
+        from funrl.rl_trainer import make_parser
     return make_parser().parse_args_and_config(["--config", str(path), "--use_cpu", "true", *extra])
 
 
@@ -158,7 +158,7 @@ def test_every_non_default_value_names_its_source(path):
     if kind(path) == "sft":
         from trl import ModelConfig, SFTConfig
 
-        from funrl.sft import SFTScriptArguments
+        from funrl.sft_trainer import SFTScriptArguments
 
         classes = (SFTScriptArguments, SFTConfig, ModelConfig)
     else:

@@ -20,7 +20,8 @@ from funrl.schema import Sample
 torch = pytest.importorskip("torch")
 pytest.importorskip("trl")
 
-from funrl.sft import SFTScriptArguments, build_dataset, build_trainer, main, make_parser  # noqa: E402
+from funrl.sft import main  # noqa: E402
+from funrl.sft_trainer import SFTScriptArguments, build_dataset, build_trainer, make_parser  # noqa: E402
 from funrl.template import render_target, to_sft_row  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]

@@ -146,7 +146,8 @@ class _StopAt(TrainerCallback):
 
 def test_resume_from_checkpoint(tmp_path):
     """The smoke recipe, stopped at its step-2 checkpoint, continues from step 2 with --resume_from_checkpoint."""
-    from funrl.train import build_trainer, main, make_parser
+    from funrl.rl_trainer import build_trainer, make_parser
+    from funrl.train import main
 
     argv = [
         "--config", str(RECIPES / "smoke" / "funrl.yaml"),
@@ -184,7 +185,7 @@ def _smoke_argv(tmp_path, *extra):
 
 def test_lora_trains_only_the_adapters(tmp_path):
     """`use_peft` wraps the policy in LoRA adapters: they move, the base weights do not."""
-    from funrl.train import build_trainer, make_parser
+    from funrl.rl_trainer import build_trainer, make_parser
 
     argv = _smoke_argv(
         tmp_path,

@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 # The options, parser, dataset and trainer live in the library module `funrl.sft_trainer` (the CPU demo builds its
-# trainers there too); `build_dataset` and `SFTScriptArguments` are named here as well, where callers import them.
-from funrl.sft_trainer import SFTScriptArguments, build_dataset, build_trainer, make_parser
+# trainers there too); import them from there.
+from funrl.sft_trainer import SFTScriptArguments, build_trainer, make_parser
 
-__all__ = ["SFTScriptArguments", "build_dataset", "build_trainer", "main", "make_parser", "run", "train"]
+__all__ = ["main", "run", "train"]
 
 
 def train(script_args: SFTScriptArguments, training_args: Any, model_args: Any):

@@ -25,10 +25,10 @@ from typing import Any
 from funrl.configs import FunRLConfig, FunRLScriptArguments
 
 # The parser, dataset, rewards and trainer live in the library module `funrl.rl_trainer` (the CPU demo builds its
-# trainers there too); `build_multi_turn` is named here as well, where callers import it.
-from funrl.rl_trainer import build_multi_turn, build_trainer, make_parser
+# trainers there too); import them from there.
+from funrl.rl_trainer import build_trainer, make_parser
 
-__all__ = ["build_multi_turn", "build_trainer", "main", "make_parser", "run", "setup", "train"]
+__all__ = ["main", "run", "setup", "train"]
 
 # ---------------------------------------------------------------------------------------------------
 # Resuming

@@ -34,14 +34,14 @@ from typing import Any
 
 from funrl.data.dedup import BFCLDataNotFound
 
-# The pipeline itself (`PrepareConfig`, `run_prepare`) is the library module `funrl.data.pipeline`; `run_prepare` is
-# named here as well, where callers import it.
+# The pipeline itself (`PrepareConfig`, `run_prepare`) is the library module `funrl.data.pipeline`; import it from
+# there.
 from funrl.data.pipeline import LAYOUTS, InputSpec, PrepareConfig, run_prepare
 from funrl.data.readers import FORMATS
 from funrl.data.records import SourceError
 from funrl.data.report import print_report
 
-__all__ = ["PrepareArguments", "build_config", "main", "make_parser", "parse_config", "run_prepare"]
+__all__ = ["PrepareArguments", "build_config", "main", "make_parser", "parse_config"]
 
 
 def _help(text: str, **extra: Any) -> dict[str, Any]:
