@@ -136,7 +136,7 @@ def test_help_shows_the_defaults(capsys):
     assert exit_info.value.code == 0
     text = " ".join(capsys.readouterr().out.split())
     for option, value in (("seeds", "0,1,2"), ("warmup-steps", Plan.warmup_steps), ("rl-steps", Plan.rl_steps),
-                          ("rl-lr", Plan.rl_lr), ("threads", 1)):  # fmt: skip
+                          ("rl-lr", Plan.rl_lr), ("threads", 2)):  # fmt: skip
         assert f"--{option}" in text and f"(default: {value})" in text, option
 
 

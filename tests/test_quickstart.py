@@ -127,7 +127,7 @@ def _help_text(parser, capsys) -> str:
 def test_help_shows_the_plan_defaults(capsys):
     text = _help_text(make_parser(), capsys)
     for option, value in (("warmup-steps", Plan.warmup_steps), ("rl-steps", Plan.rl_steps), ("rl-lr", Plan.rl_lr),
-                          ("max-stage-minutes", Plan.max_stage_minutes), ("seed", 0), ("threads", 1)):  # fmt: skip
+                          ("max-stage-minutes", Plan.max_stage_minutes), ("seed", 0), ("threads", 2)):  # fmt: skip
         assert f"--{option}" in text and f"(default: {value})" in text, option
     assert "unset: " in text and all(f"{name}=" in text for name in RL_MIX)  # the mix used without --rl-mix
     assert "{heldout,validation}" in text  # the evaluation splits are choices
