@@ -1,6 +1,6 @@
 """`funrl quickstart`: the whole FunRL pipeline on CPU, from the toy base model that ships with funrl.
 
-    funrl quickstart --output runs/quickstart                 # the README's main job (minutes: README, 2 cores)
+    funrl quickstart --output runs/quickstart                 # the README's main job (8 min measured, 2 idle cores)
     funrl quickstart --output runs/qs --seed 1 --rl-steps 120  # another seed, a longer RL stage
     funrl quickstart --output runs/qs-smoke --smoke           # a few steps per stage (tests, CI)
 
