@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from funrl.toy.evaluation import CALLING_CATEGORIES, EVAL_CATEGORIES
-from funrl.toy.pipeline import ARM_NAMES, EVAL_SPLITS, Plan, log, run_seed
+from funrl.toy.options import StageOptions, option_help
+from funrl.toy.pipeline import ARM_NAMES, Plan, log, run_seed
 
 ARMS = tuple(ARM_NAMES.values())
 KEYS = (*EVAL_CATEGORIES, "calling", "multi_call", "overall")
@@ -37,43 +38,20 @@ CURVE_METRICS = (("reward", "reward"), ("kl", "KL to reference"), ("entropy", "t
                  ("entropy_adv/cot_entropy", "CoT entropy"))  # fmt: skip
 
 
-def _help(text: str, **extra: Any) -> dict[str, Any]:
-    return {"help": text, **extra}
-
-
 @dataclass
-class AblateArguments:
+class AblateArguments(StageOptions):
     """Options of `funrl ablate`: flags, or keys of a recipe YAML given with `--config` (TRL's `TrlParser`, like train
-    and sft: dataclass default < recipe < flag). The step budgets default to `funrl.toy.pipeline.Plan`'s."""
+    and sft: dataclass default < recipe < flag). The shared options and their checks: `funrl.toy.options`."""
 
-    output: str = field(metadata=_help("ablation folder (an existing one is resumed)"))
-    seeds: str = field(default="0,1,2", metadata=_help("comma-separated seeds (a list in a recipe)"))
-    warmup_steps: int = field(default=Plan.warmup_steps, metadata=_help("format warm-up SFT steps"))
-    rl_steps: int = field(default=Plan.rl_steps, metadata=_help("optimizer steps of each RL arm"))
-    rl_lr: float = field(default=Plan.rl_lr, metadata=_help("RL learning rate"))
-    eval_split: str = field(default="heldout", metadata=_help("evaluation splits", choices=sorted(EVAL_SPLITS)))
-    threads: int = field(
-        default=2,
-        metadata=_help("torch threads of this process: the data and the warm-up, which run alone (1.7x faster on 2 "
-                       "cores than 1 thread); the later stages run in --workers processes of one thread each"),
-    )  # fmt: skip
-    workers: int = field(
-        default=Plan.workers,
-        metadata=_help("processes (one torch thread each) for the stages after each warm-up, side by side: GRPO, "
-                       "FunRL and the control, then the evaluations; 1: one after the other in this process"),
-    )  # fmt: skip
-    base: str | None = field(default=None, metadata=_help("start model folder; unset: the shipped toy base model"))
+    output: str = field(metadata=option_help("ablation folder (an existing one is resumed)"))
+    seeds: str = field(default="0,1,2", metadata=option_help("comma-separated seeds (a list in a recipe)"))
     smoke: bool = field(
-        default=False, metadata=_help("a few steps per stage (tests): Plan.smoke(), step options unused")
+        default=False, metadata=option_help("a few steps per stage (tests): Plan.smoke(), step options unused")
     )
 
     def __post_init__(self) -> None:
         parse_seeds(self.seeds)  # a bad --seeds fails here, with the other options
-        for name in ("warmup_steps", "rl_steps", "threads", "workers"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be a positive integer, got {getattr(self, name)}")
-        if not self.rl_lr > 0:
-            raise ValueError(f"--rl-lr must be > 0, got {self.rl_lr}")
+        super().__post_init__()
 
     @property
     def seed_list(self) -> list[int]:

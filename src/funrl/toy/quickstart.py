@@ -40,7 +40,8 @@ from pathlib import Path
 from typing import Any
 
 from funrl.toy.evaluation import plot_curves, results_markdown
-from funrl.toy.pipeline import EVAL_SPLITS, RL_MIX, Plan, log, run_seed
+from funrl.toy.options import StageOptions, option_help
+from funrl.toy.pipeline import RL_MIX, Plan, log, run_seed
 
 
 def parse_mix(value: str | Mapping[str, Any]) -> dict[str, float]:
@@ -63,58 +64,40 @@ def parse_mix(value: str | Mapping[str, Any]) -> dict[str, float]:
     return mix
 
 
-def _help(text: str, **extra: Any) -> dict[str, Any]:
-    return {"help": text, **extra}
-
-
 # Plan fields an option sets; with --smoke, only values other than the full plan's defaults replace the smoke plan's.
 PLAN_OPTIONS = ("warmup_steps", "rl_steps", "rl_lr", "max_stage_minutes", "workers")
 
 
 @dataclass
-class QuickstartArguments:
+class QuickstartArguments(StageOptions):
     """Options of `funrl quickstart`: flags, or keys of a recipe YAML given with `--config` (TRL's `TrlParser`, like
-    train and sft: dataclass default < recipe < flag). The step budgets default to `funrl.toy.pipeline.Plan`'s."""
+    train and sft: dataclass default < recipe < flag). The shared options and their checks: `funrl.toy.options`."""
 
-    output: str = field(metadata=_help("run folder (created; must be empty or absent unless --resume)"))
-    resume: bool = field(default=False, metadata=_help("continue a stopped run in --output (finished stages kept)"))
-    seed: int = field(default=0, metadata=_help("seed of the data and of training"))
+    output: str = field(metadata=option_help("run folder (created; must be empty or absent unless --resume)"))
+    resume: bool = field(
+        default=False, metadata=option_help("continue a stopped run in --output (finished stages kept)")
+    )
+    seed: int = field(default=0, metadata=option_help("seed of the data and of training"))
     smoke: bool = field(
         default=False,
-        metadata=_help("a few steps per stage (tests, CI): Plan.smoke(); step options set to other values than their "
-                       "defaults still apply"),
+        metadata=option_help("a few steps per stage (tests, CI): Plan.smoke(); step options set to other values than "
+                             "their defaults still apply"),
     )  # fmt: skip
-    threads: int = field(
-        default=2,
-        metadata=_help("torch threads of this process: the data and the warm-up, which run alone (1.7x faster on 2 "
-                       "cores than 1 thread); the later stages run in --workers processes of one thread each"),
-    )  # fmt: skip
-    workers: int = field(
-        default=Plan.workers,
-        metadata=_help("processes (one torch thread each) for the stages after the warm-up, side by side: the RL arm "
-                       "and the control, then the evaluations; 1: one after the other in this process"),
-    )  # fmt: skip
-    base: str | None = field(default=None, metadata=_help("start model folder; unset: the shipped toy base model"))
-    plain_grpo: bool = field(default=False, metadata=_help("train plain GRPO instead of FunRL (the baseline)"))
-    warmup_steps: int = field(default=Plan.warmup_steps, metadata=_help("format warm-up SFT steps"))
-    rl_steps: int = field(default=Plan.rl_steps, metadata=_help("RL optimizer steps"))
-    rl_lr: float = field(default=Plan.rl_lr, metadata=_help("RL learning rate"))
+    plain_grpo: bool = field(default=False, metadata=option_help("train plain GRPO instead of FunRL (the baseline)"))
     rl_mix: str | None = field(
         default=None,
-        metadata=_help("RL prompt categories, e.g. simple=0.5,parallel=0.5 (a mapping in a recipe); unset: "
-                       + ",".join(f"{k}={v:g}" for k, v in RL_MIX.items())),
+        metadata=option_help("RL prompt categories, e.g. simple=0.5,parallel=0.5 (a mapping in a recipe); unset: "
+                             + ",".join(f"{k}={v:g}" for k, v in RL_MIX.items())),
     )  # fmt: skip
     max_stage_minutes: float = field(
         default=Plan.max_stage_minutes,
-        metadata=_help("wall-clock safety net per training stage (reported when it binds)"),
+        metadata=option_help("wall-clock safety net per training stage (reported when it binds)"),
     )
-    no_control: bool = field(default=False, metadata=_help("skip the equal-compute SFT control"))
-    eval_split: str = field(
-        default="heldout",
-        metadata=_help("validation: for choosing settings; heldout: the final numbers", choices=sorted(EVAL_SPLITS)),
+    no_control: bool = field(default=False, metadata=option_help("skip the equal-compute SFT control"))
+    judge_url: str | None = field(
+        default=None, metadata=option_help("OpenAI-compatible endpoint for prepare's LLM judge")
     )
-    judge_url: str | None = field(default=None, metadata=_help("OpenAI-compatible endpoint for prepare's LLM judge"))
-    judge_model: str | None = field(default=None, metadata=_help("judge model id (with --judge-url)"))
+    judge_model: str | None = field(default=None, metadata=option_help("judge model id (with --judge-url)"))
 
     def __post_init__(self) -> None:
         if self.rl_mix is not None:
@@ -122,12 +105,9 @@ class QuickstartArguments:
                 self.rl_mix = parse_mix(self.rl_mix)
             except ValueError as exc:
                 raise ValueError(f"--rl-mix: {exc}") from None
-        for name in ("warmup_steps", "rl_steps", "threads", "workers"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be a positive integer, got {getattr(self, name)}")
-        for name in ("rl_lr", "max_stage_minutes"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"--{name.replace('_', '-')} must be > 0, got {getattr(self, name)}")
+        super().__post_init__()
+        if not self.max_stage_minutes > 0:
+            raise ValueError(f"--max-stage-minutes must be > 0, got {self.max_stage_minutes}")
 
 
 def make_parser():
