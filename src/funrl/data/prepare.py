@@ -40,12 +40,9 @@ from funrl.data.pipeline import LAYOUTS, InputSpec, PrepareConfig, run_prepare
 from funrl.data.readers import FORMATS
 from funrl.data.records import SourceError
 from funrl.data.report import print_report
+from funrl.fields import option_help
 
 __all__ = ["PrepareArguments", "build_config", "main", "make_parser", "parse_config"]
-
-
-def _help(text: str, **extra: Any) -> dict[str, Any]:
-    return {"help": text, **extra}
 
 
 @dataclass
@@ -55,38 +52,49 @@ class PrepareArguments:
     `PrepareConfig`. Mappings (`validation`, `reader`, `dedup`, `judge`) are YAML mappings in a recipe, or JSON text
     on the command line."""
 
-    input: list[str] | None = field(default=None, metadata=_help("input files or datasets (replace the recipe's)"))
-    format: str | None = field(default=None, metadata=_help(f"input format of every input: {', '.join(FORMATS)}"))
-    source: list[str] | None = field(default=None, metadata=_help("source names of the inputs (default: file stem)"))
-    output: str | None = field(default=None, metadata=_help("output folder (its outputs are switched in as one set)"))
+    input: list[str] | None = field(
+        default=None, metadata=option_help("input files or datasets (replace the recipe's)")
+    )
+    format: str | None = field(
+        default=None, metadata=option_help(f"input format of every input: {', '.join(FORMATS)}")
+    )
+    source: list[str] | None = field(
+        default=None, metadata=option_help("source names of the inputs (default: file stem)")
+    )
+    output: str | None = field(
+        default=None, metadata=option_help("output folder (its outputs are switched in as one set)")
+    )
     judge: str | None = field(
         default=None,
-        metadata=_help("'none', or the base URL of an OpenAI-compatible endpoint; a recipe may give a mapping of "
+        metadata=option_help("'none', or the base URL of an OpenAI-compatible endpoint; a recipe may give a mapping of "
                        "JudgeConfig fields"),
     )  # fmt: skip
-    judge_model: str | None = field(default=None, metadata=_help("judge model id (required with --judge URL)"))
+    judge_model: str | None = field(default=None, metadata=option_help("judge model id (required with --judge URL)"))
     judge_cache: str | None = field(
-        default=None, metadata=_help("judge cache file (default: OUTPUT/judge_cache.jsonl)")
+        default=None, metadata=option_help("judge cache file (default: OUTPUT/judge_cache.jsonl)")
     )
-    val_ratio: float = field(default=0.05, metadata=_help("share of input records that go to validation.jsonl"))
-    seed: int = field(default=0, metadata=_help("seed of the split hash"))
+    val_ratio: float = field(default=0.05, metadata=option_help("share of input records that go to validation.jsonl"))
+    seed: int = field(default=0, metadata=option_help("seed of the split hash"))
     layout: str = field(
-        default="row", metadata=_help("row: JSON-string columns; nested: Sample.to_dict()", choices=list(LAYOUTS))
+        default="row",
+        metadata=option_help("row: JSON-string columns; nested: Sample.to_dict()", choices=list(LAYOUTS)),
     )
     bfcl_data_dir: str | None = field(
-        default=None, metadata=_help("BFCL data folder for decontamination (default $BFCL_DATA_DIR)")
+        default=None, metadata=option_help("BFCL data folder for decontamination (default $BFCL_DATA_DIR)")
     )
-    no_decontaminate: bool = field(default=False, metadata=_help("skip D3 decontamination against BFCL"))
-    progress: bool = field(default=True, metadata=_help("progress bars on stderr (--no-progress: none)"))
+    no_decontaminate: bool = field(default=False, metadata=option_help("skip D3 decontamination against BFCL"))
+    progress: bool = field(default=True, metadata=option_help("progress bars on stderr (--no-progress: none)"))
     inputs: list[str] | None = field(
         default=None,
-        metadata=_help("recipe: the inputs, each a path or a mapping {path, format, source, validation, reader}"),
+        metadata=option_help(
+            "recipe: the inputs, each a path or a mapping {path, format, source, validation, reader}"
+        ),
     )
-    validation: str | None = field(default=None, metadata=_help("ValidationConfig fields for every source"))
-    reader: str | None = field(default=None, metadata=_help("ReaderOptions fields for every source"))
-    dedup: str | None = field(default=None, metadata=_help("DedupConfig fields"))
+    validation: str | None = field(default=None, metadata=option_help("ValidationConfig fields for every source"))
+    reader: str | None = field(default=None, metadata=option_help("ReaderOptions fields for every source"))
+    dedup: str | None = field(default=None, metadata=option_help("DedupConfig fields"))
     target_no_call_ratio: float | None = field(
-        default=None, metadata=_help("R4 target share of no-call samples, warned about when off")
+        default=None, metadata=option_help("R4 target share of no-call samples, warned about when off")
     )
 
 

@@ -27,8 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from funrl.fields import option_help
 from funrl.toy.evaluation import CALLING_CATEGORIES, EVAL_CATEGORIES
-from funrl.toy.options import StageOptions, option_help
+from funrl.toy.options import StageOptions
 from funrl.toy.pipeline import ARM_NAMES, Plan, log, run_seed
 
 ARMS = tuple(ARM_NAMES.values())

@@ -4,20 +4,15 @@ torch threads and worker processes, each with its help and checked once. Each co
 
     @dataclass
     class QuickstartArguments(StageOptions):
-        output: str = field(metadata=option_help("run folder"))
+        output: str = field(metadata=option_help("run folder"))  # option_help: funrl.fields
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
+from funrl.fields import option_help
 from funrl.toy.pipeline import EVAL_SPLITS, Plan
-
-
-def option_help(text: str, **extra: Any) -> dict[str, Any]:
-    """A dataclass field's metadata: its `--help` text (and argparse extras such as `choices`)."""
-    return {"help": text, **extra}
 
 
 @dataclass(kw_only=True)  # keyword-only: a command's required options (e.g. `output`) can follow these defaults

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from funrl.fields import option_help
 from funrl.schema import read_samples, write_samples
 from funrl.toy.evaluation import category_accuracy, evaluate_greedy
 
@@ -32,40 +33,43 @@ CONTROL_STEPS_PER_RL_STEP = 3.3
 EVAL_SPLITS = {"heldout": ("heldout_id", "heldout"), "validation": ("validation_id", "validation")}
 
 
-def _help(text: str) -> dict[str, str]:
-    return {"help": text}
-
-
 @dataclass
 class Plan:
     """Sizes and step budgets of one quickstart run. Why each value: docs/quickstart_results.md (chosen on the
     validation splits, seed 0)."""
 
-    warmup_steps: int = field(default=160, metadata=_help("format warm-up SFT steps from the base (think/answer)"))
-    rl_steps: int = field(default=60, metadata=_help("RL optimizer steps of each RL arm"))
-    n_eval: int = field(
-        default=300, metadata=_help("prompts per evaluation split (at most 300: the base never saw those queries)")
+    warmup_steps: int = field(
+        default=160, metadata=option_help("format warm-up SFT steps from the base (think/answer)")
     )
-    k: int = field(default=8, metadata=_help("samples per prompt for the start model's pass@k"))
-    pass_k_prompts: int = field(default=64, metadata=_help("in-distribution prompts for the start model's pass@k"))
-    warmup_lr: float = field(default=1e-3, metadata=_help("learning rate of the warm-up and the control"))
-    rl_lr: float = field(default=2e-4, metadata=_help("RL learning rate"))
-    sft_batch: int = field(default=32, metadata=_help("demonstrations per warm-up / control step"))
-    rl_prompts_per_step: int = field(default=16, metadata=_help("distinct prompts per RL step"))
-    num_generations: int = field(default=8, metadata=_help("rollouts per prompt (the GRPO group)"))
-    max_new_tokens: int = field(default=128, metadata=_help("completion budget of rollouts and evaluations"))
-    temperature: float = field(default=1.0, metadata=_help("rollout (and pass@k) sampling temperature"))
-    beta: float = field(default=0.001, metadata=_help("KL coefficient to the reference (the paper's 0.001)"))
-    loss_type: str = field(default="dapo", metadata=_help("TRL loss normalisation"))
-    num_iterations: int = field(default=1, metadata=_help("policy updates per generation batch"))
-    max_stage_minutes: float = field(default=30.0, metadata=_help("wall-clock safety net per training stage"))
-    rl_mix: dict[str, float] | None = field(default=None, metadata=_help("RL prompt categories; None: RL_MIX"))
+    rl_steps: int = field(default=60, metadata=option_help("RL optimizer steps of each RL arm"))
+    n_eval: int = field(
+        default=300,
+        metadata=option_help("prompts per evaluation split (at most 300: the base never saw those queries)"),
+    )
+    k: int = field(default=8, metadata=option_help("samples per prompt for the start model's pass@k"))
+    pass_k_prompts: int = field(
+        default=64, metadata=option_help("in-distribution prompts for the start model's pass@k")
+    )
+    warmup_lr: float = field(default=1e-3, metadata=option_help("learning rate of the warm-up and the control"))
+    rl_lr: float = field(default=2e-4, metadata=option_help("RL learning rate"))
+    sft_batch: int = field(default=32, metadata=option_help("demonstrations per warm-up / control step"))
+    rl_prompts_per_step: int = field(default=16, metadata=option_help("distinct prompts per RL step"))
+    num_generations: int = field(default=8, metadata=option_help("rollouts per prompt (the GRPO group)"))
+    max_new_tokens: int = field(default=128, metadata=option_help("completion budget of rollouts and evaluations"))
+    temperature: float = field(default=1.0, metadata=option_help("rollout (and pass@k) sampling temperature"))
+    beta: float = field(default=0.001, metadata=option_help("KL coefficient to the reference (the paper's 0.001)"))
+    loss_type: str = field(default="dapo", metadata=option_help("TRL loss normalisation"))
+    num_iterations: int = field(default=1, metadata=option_help("policy updates per generation batch"))
+    max_stage_minutes: float = field(default=30.0, metadata=option_help("wall-clock safety net per training stage"))
+    rl_mix: dict[str, float] | None = field(default=None, metadata=option_help("RL prompt categories; None: RL_MIX"))
     think: str = field(
         default="plan",
-        metadata=_help("warm-up chain of thought: plan (funrl.toy.world.plan_think) or template (the library's)"),
+        metadata=option_help(
+            "warm-up chain of thought: plan (funrl.toy.world.plan_think) or template (the library's)"
+        ),
     )
-    fast_generation: bool = field(default=True, metadata=_help("RL rollouts with funrl.fast_generate"))
-    workers: int = field(default=2, metadata=_help("processes for the stages after the warm-up, side by side"))
+    fast_generation: bool = field(default=True, metadata=option_help("RL rollouts with funrl.fast_generate"))
+    workers: int = field(default=2, metadata=option_help("processes for the stages after the warm-up, side by side"))
 
     @property
     def control_steps(self) -> int:

@@ -39,8 +39,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from funrl.fields import option_help
 from funrl.toy.evaluation import plot_curves, results_markdown
-from funrl.toy.options import StageOptions, option_help
+from funrl.toy.options import StageOptions
 from funrl.toy.pipeline import RL_MIX, Plan, log, run_seed
 
 
